@@ -1,0 +1,1 @@
+"""``evalclient``: scores reasoning benchmarks against any OpenAI-compatible endpoint."""

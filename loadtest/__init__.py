@@ -1,0 +1,1 @@
+"""``loadtest``: reasoning-aware latency, throughput and goodput of any OpenAI-compatible endpoint."""

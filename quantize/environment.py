@@ -1,0 +1,35 @@
+"""Finding the quantize environment from the serving one, and handing the command over to it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+PYTHON_ENV_VAR = "QUANTREASON_QUANTIZE_PYTHON"
+# `make setup` creates it here, beside the project's source (an editable install).
+DEFAULT_ENV_DIR = Path(__file__).resolve().parents[1] / ".venv-quantize"
+
+
+def llmcompressor_available() -> bool:
+    return importlib.util.find_spec("llmcompressor") is not None
+
+
+def quantize_python() -> Path | None:
+    """The quantize environment's interpreter, if one is configured or installed by setup."""
+    configured = os.environ.get(PYTHON_ENV_VAR)
+    candidate = Path(configured) if configured else DEFAULT_ENV_DIR / "bin" / "python"
+    return candidate if candidate.exists() else None
+
+
+def handover(argv: list[str]) -> None:
+    """Re-run ``quantize ARGV`` in the quantize environment; never returns."""
+    python = quantize_python()
+    if python is None:
+        sys.exit(
+            "quantize: llm-compressor is not installed in this environment and no quantize "
+            f"environment was found (looked for {os.environ.get(PYTHON_ENV_VAR) or DEFAULT_ENV_DIR}). "
+            f"Run `make setup-quantize`, or set {PYTHON_ENV_VAR} to a Python that has llmcompressor."
+        )
+    os.execv(python, [str(python), "-m", "quantize", *argv])

@@ -1,0 +1,168 @@
+"""HTTP routing: thin handlers over the services, and the error envelope at the edge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reasoning_formats import ThinkFormat, detect_think_format, get_think_format
+from server.config import ServerConfig
+from server.engine import start_engine
+from server.errors import (
+    APIError,
+    AuthenticationError,
+    EngineUnavailableError,
+    InvalidRequestError,
+    error_body,
+)
+from server.protocol import ChatCompletionRequest, ModelCard, ModelList
+from server.serving_chat import ChatService
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+DISCONNECT_POLL_SECONDS = 0.5
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away"; nobody reads it
+
+
+def resolve_think_format(setting: str, chat_template: str | None) -> ThinkFormat | None:
+    if setting == "none":
+        return None
+    if setting == "auto":
+        return detect_think_format(chat_template)
+    return get_think_format(setting)
+
+
+def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], Any] = start_engine) -> FastAPI:
+    """The ASGI app; its lifespan starts the engine and shuts it down."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from transformers import AutoTokenizer
+
+        engine = engine_factory(config)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(config.model)
+            app.state.engine = engine
+            app.state.chat = ChatService(
+                engine,
+                tokenizer,
+                model_name=config.model_name,
+                max_model_len=engine.model_config.max_model_len,
+                think_format=resolve_think_format(config.think_format, tokenizer.chat_template),
+            )
+            yield
+        finally:
+            engine.shutdown()
+
+    app = FastAPI(title="quantreason", lifespan=lifespan)
+    _install_error_handlers(app)
+
+    async def require_api_key(authorization: str = Header(default="")) -> None:
+        # A dependency, not middleware: Starlette's BaseHTTPMiddleware hides client disconnects.
+        if config.api_key and not secrets.compare_digest(
+            authorization.removeprefix("Bearer ").strip(), config.api_key
+        ):
+            raise AuthenticationError("Invalid or missing API key.")
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+
+    @app.get("/health")
+    async def health(request: Request) -> Response:
+        try:
+            await request.app.state.engine.check_health()
+        except Exception as exc:
+            raise EngineUnavailableError(f"engine unhealthy: {exc}") from exc
+        return Response(status_code=200)
+
+    @v1.get("/models")
+    async def list_models(request: Request) -> ModelList:
+        chat: ChatService = request.app.state.chat
+        return ModelList(
+            data=[ModelCard(id=config.model_name, root=config.model, max_model_len=chat.max_model_len)]
+        )
+
+    @v1.post("/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+        _log_unknown_fields(body)
+        chat: ChatService = request.app.state.chat
+        request_id = f"chatcmpl-{uuid.uuid4().hex}"
+        if body.stream:
+            events = chat.stream(body, request_id)
+            # Pull the first event here, so a bad request is a plain 400, not a broken stream.
+            first = await anext(events)
+            return StreamingResponse(_prepend(first, events), media_type="text/event-stream")
+        response = await _cancel_on_disconnect(request, chat.create(body, request_id))
+        if response is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        return JSONResponse(response.model_dump(exclude_none=True))
+
+    app.include_router(v1)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        # vLLM's engine registers its vllm:* metrics in the default registry of this process.
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for item in rest:
+        yield item
+
+
+async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | None:
+    """Run ``work``; cancel it (which aborts its engine request) if the client goes away."""
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS)
+        if done:
+            return task.result()
+        if await request.is_disconnected():
+            task.cancel()
+            return None
+
+
+def _log_unknown_fields(body: ChatCompletionRequest) -> None:
+    if body.model_extra:
+        logger.warning("ignoring unsupported request fields: %s", ", ".join(sorted(body.model_extra)))
+
+
+def _error_response(error: APIError) -> JSONResponse:
+    return JSONResponse(error.to_dict(), status_code=int(error.status))
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, exc: APIError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        location = [str(part) for part in first.get("loc", ()) if part != "body"]
+        message = f"{'.'.join(location) or 'body'}: {first.get('msg', 'invalid value')}"
+        return _error_response(InvalidRequestError(message, param=".".join(location) or None))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = error_body(str(exc.detail), "invalid_request_error", exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        return _error_response(APIError(f"internal error: {type(exc).__name__}"))

@@ -1,0 +1,68 @@
+"""``serve``: start the OpenAI-compatible server on a model directory or quantize artifact."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from server.config import ServerConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="serve",
+        description=(
+            "Serve a model (an HF directory or a `quantize` artifact) over an OpenAI-compatible "
+            "API, with vLLM's async engine running in this process."
+        ),
+        epilog="example: serve --model ./artifacts/qwen-w4a16 --port 8000 --api-key $KEY",
+    )
+    parser.add_argument("--model", required=True, help="model directory, artifact, or HF id")
+    parser.add_argument("--served-model-name", help="name clients send as `model` (default: --model)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--api-key", help="require `Authorization: Bearer KEY` on /v1 routes")
+    parser.add_argument("--max-model-len", type=int, help="context length (default: the model's)")
+    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per replica")
+    parser.add_argument(
+        "--kv-cache-dtype", default="auto", help="KV cache dtype, e.g. auto or fp8 (default: auto)"
+    )
+    parser.add_argument("--dtype", default="auto", help="weight/activation dtype (default: auto)")
+    parser.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        help="fraction of device memory for vLLM (default: 0.9 on GPU, 0.2 of host memory on CPU)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="engine seed (default: %(default)s)")
+    parser.add_argument(
+        "--enforce-eager", action="store_true", help="skip graph capture/compilation (faster start)"
+    )
+    parser.add_argument(
+        "--think-format",
+        default="auto",
+        help="reasoning delimiters: auto (from the chat template), none, deepseek-r1, qwq, qwen3",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = vars(build_parser().parse_args(argv))
+    log_level = args.pop("log_level")
+    try:
+        config = ServerConfig(**args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        sys.exit(f"serve: --{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}")
+    if problem := config.model_path_hint():
+        sys.exit(f"serve: {problem}")
+
+    import uvicorn
+
+    from server.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=log_level)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServerConfig(BaseModel):
+    """Everything ``serve`` is started with; the CLI and tests build one of these."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    served_model_name: str | None = None
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    api_key: str | None = None
+    max_model_len: Annotated[int | None, Field(ge=16)] = None
+    tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
+    kv_cache_dtype: str = "auto"
+    dtype: str = "auto"
+    # None: 0.9 on GPUs; 0.2 on CPUs, where vLLM sizes its KV cache from host memory.
+    gpu_memory_utilization: Annotated[float | None, Field(gt=0, le=1)] = None
+    seed: int = 0
+    enforce_eager: bool = False
+    # "auto" guesses from the chat template; "none" turns reasoning separation off.
+    think_format: str = "auto"
+
+    @property
+    def model_name(self) -> str:
+        return self.served_model_name or self.model
+
+    def model_path_hint(self) -> str | None:
+        """A one-line reason the model cannot be served, if one is visible before loading."""
+        path = Path(self.model)
+        if path.is_absolute() or self.model.startswith((".", "~")) or path.exists():
+            if not path.expanduser().exists():
+                return f"model directory {self.model} does not exist"
+            if not (path.expanduser() / "config.json").exists():
+                return f"{self.model} has no config.json: not a Hugging Face model directory"
+        return None

@@ -1,0 +1,35 @@
+"""Starting vLLM's async engine in this process, with defaults that suit the host."""
+
+from __future__ import annotations
+
+import os
+
+from server.config import ServerConfig
+
+CPU_MEMORY_UTILIZATION = 0.2
+GPU_MEMORY_UTILIZATION = 0.9
+
+
+def start_engine(config: ServerConfig):  # -> vllm.v1.engine.async_llm.AsyncLLM
+    """Start the engine; takes from seconds (tiny model on CPU) to minutes (large GPU models)."""
+    os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+    # vLLM is imported here, not at module level, so `serve --help` answers at once.
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.platforms import current_platform
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    memory = config.gpu_memory_utilization
+    if memory is None:
+        memory = CPU_MEMORY_UTILIZATION if current_platform.is_cpu() else GPU_MEMORY_UTILIZATION
+    args = AsyncEngineArgs(
+        model=config.model,
+        served_model_name=[config.model_name],
+        max_model_len=config.max_model_len,
+        tensor_parallel_size=config.tensor_parallel_size,
+        kv_cache_dtype=config.kv_cache_dtype,
+        dtype=config.dtype,
+        gpu_memory_utilization=memory,
+        seed=config.seed,
+        enforce_eager=config.enforce_eager,
+    )
+    return AsyncLLM.from_engine_args(args)

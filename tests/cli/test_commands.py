@@ -1,0 +1,93 @@
+"""The console scripts, run as a user runs them: as processes from the serving environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("serve", "--max-model-len"),
+        ("quantize", "--scheme"),
+        ("evalclient", "--benchmark"),
+        ("loadtest", "--profile"),
+    ],
+)
+def test_help(command: str, expected: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert f"usage: {command}" in result.stdout
+    assert expected in result.stdout
+
+
+@pytest.mark.parametrize("package", ["server", "quantize", "evalclient", "loadtest"])
+def test_python_dash_m(package: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", package, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "/no/such/dir"], "serve: model directory /no/such/dir does not exist"),
+        (["--model", "/tmp", "--port", "70000"], "serve: --port:"),
+    ],
+)
+def test_serve_bad_input_is_one_line_and_non_zero(args: list[str], message: str) -> None:
+    result = run("serve", *args)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(message)
+
+
+def test_serve_rejects_a_directory_that_is_not_a_model(tmp_path: Path) -> None:
+    result = run("serve", "--model", str(tmp_path))
+    assert result.returncode != 0
+    assert "has no config.json" in result.stderr
+
+
+def test_quantize_without_an_environment_says_what_to_run() -> None:
+    result = run(
+        "quantize",
+        "--model",
+        "m",
+        "--scheme",
+        "w8a8-int8",
+        "--out",
+        "o",
+        env={"QUANTREASON_QUANTIZE_PYTHON": "/no/such/python"},
+    )
+    assert result.returncode != 0
+    assert "make setup-quantize" in result.stderr
+    assert "QUANTREASON_QUANTIZE_PYTHON" in result.stderr
+
+
+def test_quantize_hands_over_to_the_quantize_environment() -> None:
+    from quantize.environment import llmcompressor_available, quantize_python
+
+    assert not llmcompressor_available(), "the serving environment must not carry llm-compressor"
+    assert quantize_python() is not None, "run `make setup` to create the quantize environment"
+    result = run("quantize", "--model", "m", "--scheme", "w8a8-int8", "--out", "o")
+    # Only the quantize environment (llm-compressor importable) gets as far as the job itself.
+    assert "not implemented yet" in result.stderr

@@ -1,0 +1,37 @@
+"""Session fixtures: the tiny model is built once, and one real server (real vLLM engine) serves it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tinymodel import build_tiny_model
+
+SERVED_MODEL_NAME = "tiny"
+API_KEY = "test-key"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-random")
+
+
+@pytest.fixture(scope="session")
+def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """``serve`` on the tiny model, started once per session (~30 s on 2 CPU cores)."""
+    from server.launcher import ServerProcess
+
+    log_path = tmp_path_factory.mktemp("logs") / "serve.log"
+    with ServerProcess(
+        tiny_model_dir,
+        "--served-model-name",
+        SERVED_MODEL_NAME,
+        "--enforce-eager",
+        "--max-model-len",
+        "1024",
+        api_key=API_KEY,
+        log_path=log_path,
+    ) as process:
+        yield process

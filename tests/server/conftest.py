@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import openai
+import pytest
+
+from server.launcher import ServerProcess
+from tests.conftest import API_KEY
+
+
+@pytest.fixture(scope="session")
+def client(server: ServerProcess) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def async_client(server: ServerProcess) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)

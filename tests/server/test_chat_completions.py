@@ -1,0 +1,132 @@
+"""The server through the official OpenAI SDK, against a real vLLM engine on the tiny model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+
+from tests.conftest import SERVED_MODEL_NAME
+
+pytestmark = pytest.mark.server
+
+QUESTION = [{"role": "user", "content": "What is 12 + 7?"}]
+
+
+def test_models_lists_the_served_model(client: openai.OpenAI) -> None:
+    models = client.models.list()
+    assert [m.id for m in models.data] == [SERVED_MODEL_NAME]
+    assert models.data[0].model_extra["max_model_len"] == 1024
+
+
+def test_completion_separates_reasoning_and_counts_tokens(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=16, temperature=0
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "length"
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens == 16
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + 16
+    # The R1 template opens <think> in the prompt, and random weights never close it within 16
+    # tokens: everything generated is reasoning, the answer is empty, and usage says so.
+    reasoning = choice.message.model_extra["reasoning_content"]
+    assert reasoning == choice.message.model_extra["reasoning"]
+    assert len(reasoning) > 0
+    assert choice.message.content == ""
+    assert reply.usage.completion_tokens_details.reasoning_tokens == 16
+
+
+def test_greedy_is_deterministic_and_seeded_sampling_reproduces(client: openai.OpenAI) -> None:
+    def text(**sampling: object) -> str:
+        reply = client.chat.completions.create(
+            model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=12, **sampling
+        )
+        return reply.choices[0].message.model_extra["reasoning_content"]
+
+    assert text(temperature=0) == text(temperature=0)
+    assert text(temperature=1.0, seed=7) == text(temperature=1.0, seed=7)
+    seeded = {text(temperature=1.0, seed=seed) for seed in range(4)}
+    assert len(seeded) > 1, "different seeds should sample different text at temperature 1"
+
+
+def test_stream_matches_non_stream_and_reports_usage(client: openai.OpenAI) -> None:
+    whole = client.chat.completions.create(
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=20, temperature=0
+    )
+    stream = client.chat.completions.create(
+        model=SERVED_MODEL_NAME,
+        messages=QUESTION,
+        max_tokens=20,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    reasoning, content, finish, usage, roles = "", "", None, None, []
+    for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            extra = choice.delta.model_extra or {}
+            reasoning += extra.get("reasoning_content") or ""
+            content += choice.delta.content or ""
+            roles.append(choice.delta.role)
+            finish = choice.finish_reason or finish
+    assert roles[0] == "assistant"
+    assert reasoning == whole.choices[0].message.model_extra["reasoning_content"]
+    assert content == whole.choices[0].message.content
+    assert finish == "length"
+    assert usage is not None and usage.completion_tokens == 20
+    assert usage.completion_tokens_details.reasoning_tokens == 20
+
+
+def test_n_choices_and_stop(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=8, temperature=1.0, seed=1, n=3
+    )
+    assert [c.index for c in reply.choices] == [0, 1, 2]
+    assert reply.usage.completion_tokens == 24
+
+    greedy = (
+        client.chat.completions.create(
+            model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=24, temperature=0
+        )
+        .choices[0]
+        .message.model_extra["reasoning_content"]
+    )
+    stop = greedy[5:8]
+    stopped = client.chat.completions.create(
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=24, temperature=0, stop=stop
+    ).choices[0]
+    assert stopped.finish_reason == "stop"
+    assert stopped.message.model_extra["reasoning_content"] == greedy[: greedy.index(stop)]
+
+
+def test_logprobs(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=5, temperature=0, logprobs=True, top_logprobs=3
+    )
+    entries = reply.choices[0].logprobs.content
+    assert len(entries) == 5
+    for entry in entries:
+        assert entry.logprob <= 0
+        assert len(entry.top_logprobs) == 3
+        # Greedy decoding picks the most likely token.
+        assert entry.top_logprobs[0].logprob == pytest.approx(entry.logprob, abs=1e-4)
+
+
+async def test_concurrent_requests(async_client: openai.AsyncOpenAI) -> None:
+    replies = await asyncio.gather(
+        *(
+            async_client.chat.completions.create(
+                model=SERVED_MODEL_NAME,
+                messages=[{"role": "user", "content": f"What is {i} + {i}?"}],
+                max_tokens=10,
+                temperature=0,
+            )
+            for i in range(8)
+        )
+    )
+    assert len({r.id for r in replies}) == 8
+    assert all(r.usage.completion_tokens == 10 for r in replies)

@@ -1,0 +1,18 @@
+"""The project's own tiny models: no weights can be downloaded, so tests and the demo build theirs.
+
+``build_tiny_model`` writes a random-weight Qwen2-architecture model with a character-level
+tokenizer and a DeepSeek-R1-distill-style chat template, as an HF directory that vLLM and
+llm-compressor both load.
+"""
+
+from tinymodel._builder import TinyModelSpec, build_tiny_model
+from tinymodel._tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, THINK_TOKENS, build_char_tokenizer
+
+__all__ = [
+    "CHAT_TEMPLATE",
+    "SPECIAL_TOKENS",
+    "THINK_TOKENS",
+    "TinyModelSpec",
+    "build_char_tokenizer",
+    "build_tiny_model",
+]
