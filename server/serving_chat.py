@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from jinja2 import TemplateError
+
 from reasoning_formats import ReasoningSplitter, ThinkFormat
 from server.errors import APIError, InvalidRequestError, ModelNotFoundError, error_body
 from server.protocol import (
@@ -160,12 +162,18 @@ class ChatService:
                 param="model",
             )
         try:
-            messages = [{"role": m.role, "content": m.text()} for m in request.messages]
-        except ValueError as exc:
+            # Chat templates of open models predate OpenAI's "developer" role: it is the system turn.
+            messages = [
+                {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+                for m in request.messages
+            ]
+            prompt_text = self._tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+        except ValueError as exc:  # bad content parts; a model without a chat template
             raise InvalidRequestError(str(exc), param="messages") from exc
-        prompt_text = self._tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=False
-        )
+        except TemplateError as exc:  # the template itself refused the conversation
+            raise InvalidRequestError(f"chat template: {exc}", param="messages") from exc
         prompt_ids = self._tokenizer.encode(prompt_text, add_special_tokens=False)
         room = self.max_model_len - len(prompt_ids)
         if room <= 0:

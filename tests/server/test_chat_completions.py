@@ -130,3 +130,18 @@ async def test_concurrent_requests(async_client: openai.AsyncOpenAI) -> None:
     )
     assert len({r.id for r in replies}) == 8
     assert all(r.usage.completion_tokens == 10 for r in replies)
+
+
+def test_developer_role_is_the_system_turn(client: openai.OpenAI) -> None:
+    def prompt_tokens(role: str) -> int:
+        reply = client.chat.completions.create(
+            model=SERVED_MODEL_NAME,
+            messages=[{"role": role, "content": "Be brief."}, *QUESTION],
+            max_tokens=1,
+        )
+        return reply.usage.prompt_tokens
+
+    bare = client.chat.completions.create(model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=1)
+    assert (
+        prompt_tokens("developer") == prompt_tokens("system") == bare.usage.prompt_tokens + len("Be brief.")
+    )
