@@ -154,6 +154,7 @@ class ChatService:
 
     def _prepare(self, request: ChatCompletionRequest) -> tuple[list[int], SamplingParams]:
         from vllm import SamplingParams
+        from vllm.exceptions import VLLMClientError
         from vllm.sampling_params import RequestOutputKind
 
         if request.model != self.model_name:
@@ -215,7 +216,7 @@ class ChatService:
                 output_kind=RequestOutputKind.DELTA,
                 **optional,
             )
-        except ValueError as exc:  # vLLM's own range checks, e.g. top_k
+        except (ValueError, VLLMClientError) as exc:  # vLLM's own checks, e.g. top_k, empty stop
             raise InvalidRequestError(str(exc)) from exc
         return prompt_ids, params
 

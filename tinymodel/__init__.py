@@ -1,8 +1,8 @@
 """The project's own tiny models: no weights can be downloaded, so tests and the demo build theirs.
 
 ``build_tiny_model`` writes a random-weight Qwen2-architecture model with a character-level
-tokenizer and a DeepSeek-R1-distill-style chat template, as an HF directory that vLLM and
-llm-compressor both load.
+(byte-level, no merges) tokenizer and a DeepSeek-R1-distill-style chat template, as an HF
+directory that vLLM and llm-compressor both load.
 """
 
 from tinymodel._builder import TinyModelSpec, build_tiny_model

@@ -3,12 +3,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import string
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+from transformers import GenerationConfig, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
 
 from tinymodel._tokenizer import build_char_tokenizer
 
@@ -26,7 +27,7 @@ class TinyModelSpec:
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
-    vocab_size: int = 128
+    vocab_size: int = 288
     max_position_embeddings: int = 2048
     seed: int = 0
 
@@ -73,7 +74,12 @@ def build_tiny_model(
         torch_dtype="bfloat16",
     )
     torch.manual_seed(spec.seed)
-    model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    model = Qwen2ForCausalLM(config)
+    with torch.no_grad():
+        # Only printable characters get output weights, so the random model's noise is readable
+        # text, never special tokens, lone UTF-8 bytes, or an early end of sequence.
+        model.lm_head.weight[_unprintable_ids(tokenizer)] = 0
+    model = model.to(torch.bfloat16)
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -93,3 +99,8 @@ def build_tiny_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def _unprintable_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    printable = set(string.printable) - set("\t\r\x0b\x0c")
+    return [i for i in range(len(tokenizer)) if tokenizer.decode([i]) not in printable]

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import string
-
-from tokenizers import AddedToken, Tokenizer, decoders
-from tokenizers.models import WordLevel
-from tokenizers.pre_tokenizers import Split
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers.models import BPE
 from transformers import PreTrainedTokenizerFast
 
 # DeepSeek-R1-distill special tokens, spelled as the real tokenizer spells them, so templates and
@@ -14,6 +11,8 @@ EOS = "<｜end▁of▁sentence｜>"
 USER = "<｜User｜>"
 ASSISTANT = "<｜Assistant｜>"
 PAD = "<｜pad｜>"
+# Never produced by a byte-level tokenizer, but named: Qwen2Tokenizer otherwise adds its own
+# "<|endoftext|>" as the unknown token, at an id past the model's vocabulary.
 UNK = "<｜unk｜>"
 THINK_START = "<think>"
 THINK_END = "</think>"
@@ -40,27 +39,39 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}" + ASSISTANT + "<think>\n{% endif %}"
 )
 
-_CHARS = string.printable  # 100 characters: digits, letters, punctuation, whitespace
+# The pre-tokenizer of Qwen2's tokenizer. transformers 5 loads every qwen2 model's tokenizer as
+# Qwen2Tokenizer, which imposes this pre-tokenizer and a byte-level decoder whatever tokenizer.json
+# says; building ours the same way makes it tokenize identically however it is loaded.
+QWEN2_PRETOKENIZE_REGEX = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"""
+    r"""\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
 
 
-def build_char_tokenizer(vocab_size: int = 128, model_max_length: int = 2048) -> PreTrainedTokenizerFast:
-    """A character-level tokenizer: one token per printable ASCII character, plus R1's specials.
+def build_char_tokenizer(vocab_size: int = 288, model_max_length: int = 2048) -> PreTrainedTokenizerFast:
+    """A byte-level tokenizer with no merges: one token per byte (so per ASCII character), plus R1's
+    special tokens. It is Qwen2's byte-level BPE with the merges left out.
 
-    Characters outside printable ASCII become the unknown token. Ids up to ``vocab_size`` that
-    nothing else uses are reserved special tokens, so every id the model can emit decodes.
+    Ids up to ``vocab_size`` that nothing else uses are reserved special tokens, so every id the
+    model can emit decodes.
     """
     vocab: dict[str, int] = {}
-    for token in [*SPECIAL_TOKENS, *THINK_TOKENS, *_CHARS]:
+    for token in [*SPECIAL_TOKENS, *THINK_TOKENS, *sorted(pre_tokenizers.ByteLevel.alphabet())]:
         vocab.setdefault(token, len(vocab))
     if len(vocab) > vocab_size:
         raise ValueError(f"vocab_size {vocab_size} < the {len(vocab)} tokens the tokenizer needs")
     reserved = [f"<｜reserved_{i}｜>" for i in range(vocab_size - len(vocab))]
     for token in reserved:
         vocab[token] = len(vocab)
-    backend = Tokenizer(WordLevel(vocab=vocab, unk_token=UNK))
-    # An empty pattern splits between every character; "isolated" keeps each one as a token.
-    backend.pre_tokenizer = Split(pattern="", behavior="isolated")
-    backend.decoder = decoders.Fuse()
+    backend = Tokenizer(BPE(vocab=vocab, merges=[], fuse_unk=False, byte_fallback=False))
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens([*SPECIAL_TOKENS, *reserved])
     backend.add_tokens([AddedToken(token, special=False, normalized=False) for token in THINK_TOKENS])
     return PreTrainedTokenizerFast(

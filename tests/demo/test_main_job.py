@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     out = result.stdout
     assert "serve ready" in out
     assert "reasoning_content" in out and "content" in out
-    assert "completion_tokens=48" in out
+    usage = r"finish_reason=(stop|length) prompt_tokens=\d+ completion_tokens=\d+ reasoning_tokens=\d+"
+    assert re.search(usage, out)
     assert "serve stopped (exit code 0)" in out
     assert (tmp_path / "models" / "tiny-random-seed0" / "config.json").exists()

@@ -12,6 +12,9 @@ from tests.conftest import SERVED_MODEL_NAME
 pytestmark = pytest.mark.server
 
 QUESTION = [{"role": "user", "content": "What is 12 + 7?"}]
+# Random weights may emit the end-of-sequence token at any point; where a test needs an exact
+# length it asks for vLLM's ignore_eos.
+EXACT_LENGTH = {"extra_body": {"ignore_eos": True}}
 
 
 def test_models_lists_the_served_model(client: openai.OpenAI) -> None:
@@ -22,7 +25,7 @@ def test_models_lists_the_served_model(client: openai.OpenAI) -> None:
 
 def test_completion_separates_reasoning_and_counts_tokens(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
-        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=16, temperature=0
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=16, temperature=0, **EXACT_LENGTH
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "length"
@@ -41,7 +44,7 @@ def test_completion_separates_reasoning_and_counts_tokens(client: openai.OpenAI)
 def test_greedy_is_deterministic_and_seeded_sampling_reproduces(client: openai.OpenAI) -> None:
     def text(**sampling: object) -> str:
         reply = client.chat.completions.create(
-            model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=12, **sampling
+            model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=12, **EXACT_LENGTH, **sampling
         )
         return reply.choices[0].message.model_extra["reasoning_content"]
 
@@ -53,13 +56,14 @@ def test_greedy_is_deterministic_and_seeded_sampling_reproduces(client: openai.O
 
 def test_stream_matches_non_stream_and_reports_usage(client: openai.OpenAI) -> None:
     whole = client.chat.completions.create(
-        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=20, temperature=0
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=20, temperature=0, **EXACT_LENGTH
     )
     stream = client.chat.completions.create(
         model=SERVED_MODEL_NAME,
         messages=QUESTION,
         max_tokens=20,
         temperature=0,
+        **EXACT_LENGTH,
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -83,7 +87,7 @@ def test_stream_matches_non_stream_and_reports_usage(client: openai.OpenAI) -> N
 
 def test_n_choices_and_stop(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
-        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=8, temperature=1.0, seed=1, n=3
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=8, temperature=1.0, seed=1, n=3, **EXACT_LENGTH
     )
     assert [c.index for c in reply.choices] == [0, 1, 2]
     assert reply.usage.completion_tokens == 24
@@ -96,8 +100,9 @@ def test_n_choices_and_stop(client: openai.OpenAI) -> None:
         .message.model_extra["reasoning_content"]
     )
     stop = greedy[5:8]
+    assert len(stop) == 3, greedy
     stopped = client.chat.completions.create(
-        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=24, temperature=0, stop=stop
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=24, temperature=0, stop=stop, **EXACT_LENGTH
     ).choices[0]
     assert stopped.finish_reason == "stop"
     assert stopped.message.model_extra["reasoning_content"] == greedy[: greedy.index(stop)]
@@ -105,7 +110,13 @@ def test_n_choices_and_stop(client: openai.OpenAI) -> None:
 
 def test_logprobs(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
-        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=5, temperature=0, logprobs=True, top_logprobs=3
+        model=SERVED_MODEL_NAME,
+        messages=QUESTION,
+        max_tokens=5,
+        temperature=0,
+        logprobs=True,
+        top_logprobs=3,
+        **EXACT_LENGTH,
     )
     entries = reply.choices[0].logprobs.content
     assert len(entries) == 5
@@ -124,6 +135,7 @@ async def test_concurrent_requests(async_client: openai.AsyncOpenAI) -> None:
                 messages=[{"role": "user", "content": f"What is {i} + {i}?"}],
                 max_tokens=10,
                 temperature=0,
+                **EXACT_LENGTH,
             )
             for i in range(8)
         )

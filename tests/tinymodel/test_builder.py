@@ -43,12 +43,21 @@ def test_chat_template_opens_think_like_r1_distills(tiny_model_dir: Path) -> Non
 
 def test_tokenizer_is_character_level_and_round_trips() -> None:
     tokenizer = build_char_tokenizer()
-    text = "12 + 34 = 46\n<think>carry the 1</think>\\boxed{46}"
+    text = "12 + 34 = 46\n<think>carry the 1</think>\\boxed{46} é"
     ids = tokenizer.encode(text, add_special_tokens=False)
     assert tokenizer.decode(ids, skip_special_tokens=True) == text  # think tags are not special
-    assert tokenizer.convert_ids_to_tokens(ids[:4]) == ["1", "2", " ", "+"]
+    assert tokenizer.convert_ids_to_tokens(ids[:4]) == ["1", "2", "Ġ", "+"]  # byte-level, no merges
     assert len(tokenizer.encode("</think>", add_special_tokens=False)) == 1
-    assert tokenizer.decode(tokenizer.encode("é", add_special_tokens=False)) == "<｜unk｜>"
+
+
+def test_saved_tokenizer_loads_as_built(tiny_model_dir: Path) -> None:
+    """transformers 5 loads any qwen2 tokenizer as Qwen2Tokenizer, imposing Qwen2's pre-tokenizer;
+    vLLM loads it the same way. The saved tokenizer must tokenize exactly as the one we built."""
+    text = "Ann has 47 coins.\n  She gets 38 more!<think>\n47+38</think>\n\n\\boxed{85}"
+    loaded = AutoTokenizer.from_pretrained(tiny_model_dir)
+    built = build_char_tokenizer()
+    assert loaded.encode(text, add_special_tokens=False) == built.encode(text, add_special_tokens=False)
+    assert len(loaded.encode(text, add_special_tokens=False)) == len(text) - len("<think></think>") + 2
 
 
 def test_build_is_deterministic_per_seed(tmp_path: Path) -> None:
