@@ -20,6 +20,33 @@ def default_workdir() -> Path:
     return Path(os.environ.get("QUANTREASON_CACHE", Path.home() / ".cache" / "quantreason"))
 
 
+def ask(console: Console, client: OpenAI, question: str, title: str, controls: dict[str, object]) -> None:
+    """One chat completion through the OpenAI SDK, shown with its reasoning and answer apart."""
+    started = time.monotonic()
+    reply = client.chat.completions.create(
+        model="tiny",
+        messages=[{"role": "user", "content": question}],
+        max_tokens=48,
+        temperature=0,
+        extra_body=controls,
+    )
+    elapsed = time.monotonic() - started
+    choice = reply.choices[0]
+    usage = reply.usage
+    details = usage.completion_tokens_details if usage else None
+    console.rule(title)
+    reasoning = (choice.message.model_extra or {}).get("reasoning_content") or ""
+    console.print(Panel(repr(reasoning), title="reasoning_content", style="dim"))
+    console.print(Panel(repr(choice.message.content or ""), title="content"))
+    console.print(
+        f"finish_reason={choice.finish_reason} "
+        f"prompt_tokens={usage.prompt_tokens if usage else '?'} "
+        f"completion_tokens={usage.completion_tokens if usage else '?'} "
+        f"reasoning_tokens={details.reasoning_tokens if details else '?'} in {elapsed:.2f} s"
+    )
+    console.print(f"budget_forcing={(choice.model_extra or {}).get('budget_forcing')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m demo", description="Run quantreason's main job on its own tiny model."
@@ -45,31 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[green]serve[/] ready in {time.monotonic() - started:.0f} s at {server.base_url}")
 
         client = OpenAI(base_url=server.base_url, api_key="unused")
-        started = time.monotonic()
-        reply = client.chat.completions.create(
-            model="tiny",
-            messages=[{"role": "user", "content": args.question}],
-            max_tokens=48,
-            temperature=0,
-        )
-        elapsed = time.monotonic() - started
-        message = reply.choices[0].message
-        reasoning = getattr(message, "reasoning_content", None) or ""
-        usage = reply.usage
         console.print(Panel(args.question, title="user"))
-        console.print(Panel(repr(reasoning), title="reasoning_content", style="dim"))
-        console.print(Panel(repr(message.content or ""), title="content"))
-        reasoning_tokens = (
-            usage.completion_tokens_details.reasoning_tokens
-            if usage and usage.completion_tokens_details
-            else 0
-        )
-        console.print(
-            f"finish_reason={reply.choices[0].finish_reason} "
-            f"prompt_tokens={usage.prompt_tokens if usage else '?'} "
-            f"completion_tokens={usage.completion_tokens if usage else '?'} "
-            f"reasoning_tokens={reasoning_tokens} in {elapsed:.2f} s"
-        )
+        ask(console, client, args.question, "unlimited thinking", {})
+        ask(console, client, args.question, "thinking budget of 8 tokens", {"thinking_token_budget": 8})
     except ServerStartError as exc:
         console.print(f"[red]demo: {exc}[/]")
         return 1

@@ -59,6 +59,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 model_name=config.model_name,
                 max_model_len=engine.model_config.max_model_len,
                 think_format=resolve_think_format(config.think_format, tokenizer.chat_template),
+                thinking_defaults=config.thinking_defaults(),
             )
             yield
         finally:

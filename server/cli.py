@@ -9,6 +9,7 @@ import sys
 from pydantic import ValidationError
 
 from server.config import ServerConfig
+from server.thinking import DEFAULT_EFFORT_BUDGETS, parse_effort_budgets
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +45,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--think-format",
         default="auto",
         help="reasoning delimiters: auto (from the chat template), none, deepseek-r1, qwq, qwen3",
+    )
+    thinking = parser.add_argument_group(
+        "thinking control (server defaults; each request may override them, see docs/thinking.md)"
+    )
+    thinking.add_argument("--thinking-budget", type=int, help="max thinking tokens (default: unlimited)")
+    thinking.add_argument(
+        "--min-thinking-tokens", type=int, default=0, help="think at least this long (default: 0)"
+    )
+    thinking.add_argument(
+        "--max-thinking-extensions",
+        type=int,
+        default=3,
+        help="how often an early end of thinking is replaced by the extension text (default: 3)",
+    )
+    thinking.add_argument(
+        "--thinking-extension-text", default="Wait", help="appended instead of an early end (default: Wait)"
+    )
+    thinking.add_argument(
+        "--thinking-wrapup-text", default="", help="inserted before a forced end of thinking (default: none)"
+    )
+    thinking.add_argument(
+        "--answer-reserve-tokens",
+        type=int,
+        default=128,
+        help="tokens kept for the answer when thinking is cut (at most half of max_tokens; default: 128)",
+    )
+    thinking.add_argument(
+        "--effort-budgets",
+        type=parse_effort_budgets,
+        default=dict(DEFAULT_EFFORT_BUDGETS),
+        help="reasoning_effort -> budget, e.g. low=512,high=8192 (default: "
+        + ",".join(f"{k}={v}" for k, v in DEFAULT_EFFORT_BUDGETS.items())
+        + ")",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser

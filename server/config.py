@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.thinking import DEFAULT_EFFORT_BUDGETS, ThinkingDefaults
+
 
 class ServerConfig(BaseModel):
     """Everything ``serve`` is started with; the CLI and tests build one of these."""
@@ -26,6 +28,25 @@ class ServerConfig(BaseModel):
     enforce_eager: bool = False
     # "auto" guesses from the chat template; "none" turns reasoning separation off.
     think_format: str = "auto"
+    # Server-wide thinking defaults; requests override them (server/thinking.py).
+    thinking_budget: Annotated[int | None, Field(ge=0)] = None
+    min_thinking_tokens: Annotated[int, Field(ge=0)] = 0
+    max_thinking_extensions: Annotated[int, Field(ge=0)] = 3
+    thinking_extension_text: str = "Wait"
+    thinking_wrapup_text: str = ""
+    answer_reserve_tokens: Annotated[int, Field(ge=0)] = 128
+    effort_budgets: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_EFFORT_BUDGETS))
+
+    def thinking_defaults(self) -> ThinkingDefaults:
+        return ThinkingDefaults(
+            budget=self.thinking_budget,
+            min_tokens=self.min_thinking_tokens,
+            max_extensions=self.max_thinking_extensions,
+            extension_text=self.thinking_extension_text,
+            wrapup_text=self.thinking_wrapup_text,
+            answer_reserve=self.answer_reserve_tokens,
+            effort_budgets=dict(self.effort_budgets),
+        )
 
     @property
     def model_name(self) -> str:

@@ -31,5 +31,7 @@ def start_engine(config: ServerConfig):  # -> vllm.v1.engine.async_llm.AsyncLLM
         gpu_memory_utilization=memory,
         seed=config.seed,
         enforce_eager=config.enforce_eager,
+        # Budget forcing continues a choice in a new request on the same prefix: never re-prefill it.
+        enable_prefix_caching=True,
     )
     return AsyncLLM.from_engine_args(args)

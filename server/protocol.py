@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class _Request(BaseModel):
@@ -35,6 +35,30 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+# Absurd budgets are refused rather than clamped: they are almost always a unit mistake.
+MAX_THINKING_BUDGET = 1_000_000
+ThinkingBudget = Annotated[int, Field(ge=0, le=MAX_THINKING_BUDGET)]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high"]
+
+
+class AnthropicThinking(BaseModel):
+    """Anthropic's ``thinking``: ``{"type": "enabled", "budget_tokens": N}`` or ``{"type": "disabled"}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["enabled", "disabled"]
+    budget_tokens: ThinkingBudget | None = None
+
+
+class OpenRouterReasoning(BaseModel):
+    """OpenRouter's ``reasoning``: ``{"max_tokens": N}`` or ``{"effort": E}``, and ``exclude``."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_tokens: ThinkingBudget | None = None
+    effort: ReasoningEffort | None = None
+    exclude: bool = False
+    enabled: bool | None = None
+
+
 class ChatCompletionRequest(_Request):
     model: str
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
@@ -52,11 +76,21 @@ class ChatCompletionRequest(_Request):
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
+    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
     logprobs: bool = False
     top_logprobs: Annotated[int | None, Field(ge=0, le=20)] = None
     user: str | None = None
     # vLLM extension: generate exactly max_tokens (load tests).
     ignore_eos: bool = False
+    # Thinking controls, in every dialect clients speak; server/thinking.py resolves them.
+    thinking_token_budget: ThinkingBudget | None = None  # vLLM
+    max_thinking_tokens: ThinkingBudget | None = None
+    thinking: AnthropicThinking | None = None
+    reasoning: OpenRouterReasoning | None = None
+    reasoning_effort: ReasoningEffort | None = None  # OpenAI
+    min_thinking_tokens: ThinkingBudget | None = None
+    max_thinking_extensions: Annotated[int | None, Field(ge=0, le=64)] = None
+    thinking_extension_text: str | None = None
 
 
 class CompletionTokensDetails(BaseModel):
@@ -92,11 +126,28 @@ class ResponseMessage(BaseModel):
     reasoning: str | None = None
 
 
+class BudgetForcingReport(BaseModel):
+    """What the server did to this choice's thinking, so clients never have to guess."""
+
+    thinking_budget: int | None
+    budget_source: str
+    min_thinking_tokens: int
+    forced_end: bool = False
+    extensions: int = 0
+
+    @model_serializer(mode="wrap")
+    def _keep_unlimited_budget(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        data["thinking_budget"] = self.thinking_budget  # null (unlimited) survives exclude_none
+        return data
+
+
 class ChatChoice(BaseModel):
     index: int
     message: ResponseMessage
     finish_reason: Literal["stop", "length", "abort"] | None
     logprobs: ChoiceLogprobs | None = None
+    budget_forcing: BudgetForcingReport | None = None
 
 
 class ChatCompletionResponse(BaseModel):
@@ -120,6 +171,7 @@ class ChatChunkChoice(BaseModel):
     delta: DeltaMessage
     finish_reason: Literal["stop", "length", "abort"] | None = None
     logprobs: ChoiceLogprobs | None = None
+    budget_forcing: BudgetForcingReport | None = None  # on the chunk that finishes the choice
 
 
 class ChatCompletionChunk(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -13,7 +15,9 @@ from jinja2 import TemplateError
 
 from reasoning_formats import ReasoningSplitter, ThinkFormat
 from server.errors import APIError, InvalidRequestError, ModelNotFoundError, error_body
+from server.forcing import Piece, ThinkTokens, run_plain, run_with_budget
 from server.protocol import (
+    BudgetForcingReport,
     ChatChoice,
     ChatChunkChoice,
     ChatCompletionChunk,
@@ -27,6 +31,7 @@ from server.protocol import (
     TopLogprob,
     Usage,
 )
+from server.thinking import ThinkingDefaults, ThinkingPlan, plan_thinking
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -45,6 +50,8 @@ class _ChoiceState:
     reasoning: str = ""
     answer: str = ""
     finish_reason: str | None = None
+    report: BudgetForcingReport | None = None
+    logprobs: list[TokenLogprob] = field(default_factory=list)
 
 
 class ChatService:
@@ -56,28 +63,47 @@ class ChatService:
         model_name: str,
         max_model_len: int,
         think_format: ThinkFormat | None,
+        thinking_defaults: ThinkingDefaults | None = None,
     ) -> None:
         self._engine = engine
         self._tokenizer = tokenizer
         self.model_name = model_name
         self.max_model_len = max_model_len
+        self._thinking_defaults = thinking_defaults or ThinkingDefaults()
         self._think_format = think_format
-        self._think_end_ids: list[int] = (
-            tokenizer.encode(think_format.end, add_special_tokens=False) if think_format else []
-        )
+        self._think: ThinkTokens | None = None
+        self._open_think: list[int] = []
+        if think_format is not None:
+            end_ids = self._encode(think_format.end)
+            if len(end_ids) != 1:
+                raise ValueError(
+                    f"{think_format.end!r} is {len(end_ids)} tokens for this tokenizer; thinking "
+                    "control needs a single-token end delimiter (--think-format none turns it off)"
+                )
+            forced_end_text = think_format.end + "\n\n"
+            self._think = ThinkTokens(
+                end_ids[0], think_format.end, self._encode(forced_end_text), forced_end_text
+            )
+            if not think_format.prompt_opens_think:
+                # Open the think block in the prompt ourselves, so every family is controlled alike.
+                self._open_think = self._encode(think_format.start + "\n")
+                self._think_format = dataclasses.replace(think_format, prompt_opens_think=True)
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False))
 
     async def create(self, request: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
-        prompt_ids, params = self._prepare(request)
+        prompt_ids, params, limit, plan = self._prepare(request)
         states = [self._new_state() for _ in range(request.n)]
-        logprobs: list[list[TokenLogprob]] = [[] for _ in range(request.n)]
-        async for output in self._generate(prompt_ids, params, request_id):
-            for completion in output.outputs:
-                self._advance(states[completion.index], completion)
-                if completion.logprobs:
-                    logprobs[completion.index] += self._logprobs(completion, request.top_logprobs or 0)
+
+        async def run(index: int) -> None:
+            async for piece in self._choice(prompt_ids, params, limit, plan, request, request_id, index):
+                self._advance(states[index], piece, request)
+
+        await asyncio.gather(*(run(index) for index in range(request.n)))
         choices = []
         for index, state in enumerate(states):
-            reasoning = state.reasoning if state.splitter else None
+            reasoning = state.reasoning if state.splitter and not plan.exclude_reasoning else None
             choices.append(
                 ChatChoice(
                     index=index,
@@ -85,7 +111,8 @@ class ChatService:
                         content=state.answer, reasoning_content=reasoning, reasoning=reasoning
                     ),
                     finish_reason=state.finish_reason,  # type: ignore[arg-type]
-                    logprobs=ChoiceLogprobs(content=logprobs[index]) if request.logprobs else None,
+                    logprobs=ChoiceLogprobs(content=state.logprobs) if request.logprobs else None,
+                    budget_forcing=state.report,
                 )
             )
         return ChatCompletionResponse(
@@ -94,7 +121,7 @@ class ChatService:
 
     async def stream(self, request: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
         """Server-sent events, ending with ``[DONE]``; errors after the first event arrive in-band."""
-        prompt_ids, params = self._prepare(request)
+        prompt_ids, params, limit, plan = self._prepare(request)
         states = [self._new_state() for _ in range(request.n)]
         created = int(time.time())
 
@@ -104,38 +131,29 @@ class ChatService:
             )
             return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
 
-        yield event(
-            [
-                ChatChunkChoice(index=i, delta=DeltaMessage(role="assistant", content=""))
-                for i in range(request.n)
-            ]
-        )
+        role = DeltaMessage(role="assistant", content="")
+        yield event([ChatChunkChoice(index=i, delta=role) for i in range(request.n)])
         try:
-            async for output in self._generate(prompt_ids, params, request_id):
-                for completion in output.outputs:
-                    state = states[completion.index]
-                    reasoning, answer = self._advance(state, completion)
-                    delta = DeltaMessage(
-                        content=answer or None,
-                        reasoning_content=reasoning or None,
-                        reasoning=reasoning or None,
+            async for index, piece in self._merged(prompt_ids, params, limit, plan, request, request_id):
+                state = states[index]
+                reasoning, answer, logprobs = self._advance(state, piece, request)
+                if plan.exclude_reasoning:
+                    reasoning = ""
+                delta = DeltaMessage(
+                    content=answer or None, reasoning_content=reasoning or None, reasoning=reasoning or None
+                )
+                if delta.content or delta.reasoning or logprobs or state.finish_reason:
+                    yield event(
+                        [
+                            ChatChunkChoice(
+                                index=index,
+                                delta=delta,
+                                finish_reason=state.finish_reason,  # type: ignore[arg-type]
+                                logprobs=ChoiceLogprobs(content=logprobs) if logprobs else None,
+                                budget_forcing=state.report if state.finish_reason else None,
+                            )
+                        ]
                     )
-                    logprobs = (
-                        ChoiceLogprobs(content=self._logprobs(completion, request.top_logprobs or 0))
-                        if request.logprobs
-                        else None
-                    )
-                    if delta.content or delta.reasoning or logprobs or state.finish_reason:
-                        yield event(
-                            [
-                                ChatChunkChoice(
-                                    index=completion.index,
-                                    delta=delta,
-                                    finish_reason=state.finish_reason,  # type: ignore[arg-type]
-                                    logprobs=logprobs,
-                                )
-                            ]
-                        )
         except Exception as exc:  # the status line is already sent: report the error in-band
             if isinstance(exc, APIError):
                 body = exc.to_dict()
@@ -149,10 +167,75 @@ class ChatService:
             yield event([], usage=self._usage(prompt_ids, states))
         yield "data: [DONE]\n\n"
 
+    def _choice(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        limit: int,
+        plan: ThinkingPlan,
+        request: ChatCompletionRequest,
+        request_id: str,
+        index: int,
+    ) -> AsyncIterator[Piece]:
+        """One choice's pieces. Choices run as separate requests (their phases diverge); with a
+        seed, choice i samples with seed + i so that choices differ and still reproduce."""
+        choice_params = params.clone()
+        if request.seed is not None:
+            choice_params.seed = request.seed + index
+        choice_id = f"{request_id}-{index}"
+        if self._think is None:
+            return run_plain(self._generate, prompt_ids, choice_params, choice_id)
+        return run_with_budget(
+            self._generate,
+            prompt_ids + self._open_think,
+            choice_params,
+            limit=limit,
+            plan=plan,
+            think=self._think,
+            encode=self._encode,
+            request_id=choice_id,
+        )
+
+    async def _merged(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        limit: int,
+        plan: ThinkingPlan,
+        request: ChatCompletionRequest,
+        request_id: str,
+    ) -> AsyncIterator[tuple[int, Piece]]:
+        """The pieces of all choices, as they come; cancelling this cancels every choice."""
+        if request.n == 1:
+            async for piece in self._choice(prompt_ids, params, limit, plan, request, request_id, 0):
+                yield 0, piece
+            return
+        queue: asyncio.Queue[tuple[int, Piece] | BaseException] = asyncio.Queue()
+
+        async def pump(index: int) -> None:
+            try:
+                async for piece in self._choice(prompt_ids, params, limit, plan, request, request_id, index):
+                    await queue.put((index, piece))
+            except Exception as exc:
+                await queue.put(exc)
+
+        tasks = [asyncio.create_task(pump(index)) for index in range(request.n)]
+        try:
+            finished = 0
+            while finished < request.n:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                finished += item[1].finish_reason is not None
+                yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+
     def _new_state(self) -> _ChoiceState:
         return _ChoiceState(splitter=ReasoningSplitter(self._think_format) if self._think_format else None)
 
-    def _prepare(self, request: ChatCompletionRequest) -> tuple[list[int], SamplingParams]:
+    def _prepare(self, request: ChatCompletionRequest) -> tuple[list[int], SamplingParams, int, ThinkingPlan]:
         from vllm import SamplingParams
         from vllm.exceptions import VLLMClientError
         from vllm.sampling_params import RequestOutputKind
@@ -175,8 +258,8 @@ class ChatService:
             raise InvalidRequestError(str(exc), param="messages") from exc
         except TemplateError as exc:  # the template itself refused the conversation
             raise InvalidRequestError(f"chat template: {exc}", param="messages") from exc
-        prompt_ids = self._tokenizer.encode(prompt_text, add_special_tokens=False)
-        room = self.max_model_len - len(prompt_ids)
+        prompt_ids = self._encode(prompt_text)
+        room = self.max_model_len - len(prompt_ids) - len(self._open_think)
         if room <= 0:
             raise InvalidRequestError(
                 f"The prompt has {len(prompt_ids)} tokens; this model's context is "
@@ -207,9 +290,14 @@ class ChatService:
         }
         if request.logprobs:
             optional["logprobs"] = request.top_logprobs or 0
+        if request.logit_bias:
+            try:
+                optional["logit_bias"] = {int(token): bias for token, bias in request.logit_bias.items()}
+            except ValueError as exc:
+                raise InvalidRequestError("logit_bias keys must be token ids", param="logit_bias") from exc
+        plan = plan_thinking(request, self._thinking_defaults)
         try:
             params = SamplingParams(
-                n=request.n,
                 max_tokens=requested or room,
                 stop=stop,
                 ignore_eos=request.ignore_eos,
@@ -218,7 +306,7 @@ class ChatService:
             )
         except (ValueError, VLLMClientError) as exc:  # vLLM's own checks, e.g. top_k, empty stop
             raise InvalidRequestError(str(exc)) from exc
-        return prompt_ids, params
+        return prompt_ids, params, requested or room, plan
 
     async def _generate(self, prompt_ids: list[int], params: SamplingParams, request_id: str):
         from vllm.exceptions import VLLMClientError
@@ -232,29 +320,34 @@ class ChatService:
         except VLLMClientError as exc:
             raise InvalidRequestError(str(exc)) from exc
 
-    def _advance(self, state: _ChoiceState, completion: Any) -> tuple[str, str]:
-        """Take one delta of one choice; return its (reasoning, answer) text."""
-        state.token_ids += completion.token_ids
+    def _advance(
+        self, state: _ChoiceState, piece: Piece, request: ChatCompletionRequest
+    ) -> tuple[str, str, list[TokenLogprob]]:
+        """Take one piece of one choice; return its (reasoning, answer) text and logprobs."""
+        state.token_ids += piece.token_ids
         if state.splitter is None:
-            reasoning, answer = "", completion.text
+            reasoning, answer = "", piece.text
         else:
-            reasoning, answer = state.splitter.feed(completion.text)
-        if completion.finish_reason is not None:
-            state.finish_reason = completion.finish_reason
+            reasoning, answer = state.splitter.feed(piece.text)
+        if piece.finish_reason is not None:
+            state.finish_reason = piece.finish_reason
+            state.report = piece.report
             if state.splitter is not None:
                 tail_reasoning, tail_answer = state.splitter.finish()
                 reasoning += tail_reasoning
                 answer += tail_answer
         state.reasoning += reasoning
         state.answer += answer
-        return reasoning, answer
+        logprobs = self._logprobs(piece, request.top_logprobs or 0) if request.logprobs else []
+        state.logprobs += logprobs
+        return reasoning, answer, logprobs
 
     def _reasoning_tokens(self, state: _ChoiceState) -> int:
         if state.splitter is None:
             return 0
-        end = _find(state.token_ids, self._think_end_ids)
-        if end >= 0:
-            return end + len(self._think_end_ids)
+        # Reasoning is what precedes the end delimiter, inserted extensions and wrap-up included.
+        if self._think is not None and self._think.end_id in state.token_ids:
+            return state.token_ids.index(self._think.end_id)
         return len(state.token_ids) if state.splitter.in_reasoning else 0
 
     def _usage(self, prompt_ids: Sequence[int], states: list[_ChoiceState]) -> Usage:
@@ -269,7 +362,7 @@ class ChatService:
         )
 
     @staticmethod
-    def _logprobs(completion: Any, top_k: int) -> list[TokenLogprob]:
+    def _logprobs(piece: Piece, top_k: int) -> list[TokenLogprob]:
         """OpenAI logprobs of each sampled token; vLLM adds the sampled one to the top ``top_k``."""
 
         def entry(candidate: Any) -> TopLogprob:
@@ -280,7 +373,7 @@ class ChatService:
             )
 
         entries = []
-        for token_id, candidates in zip(completion.token_ids, completion.logprobs or [], strict=False):
+        for token_id, candidates in zip(piece.token_ids, piece.logprobs or [], strict=False):
             ranked = sorted(candidates.values(), key=lambda c: c.rank)
             entries.append(
                 TokenLogprob(
@@ -289,12 +382,3 @@ class ChatService:
                 )
             )
         return entries
-
-
-def _find(haystack: Sequence[int], needle: Sequence[int]) -> int:
-    if not needle:
-        return -1
-    for start in range(len(haystack) - len(needle) + 1):
-        if list(haystack[start : start + len(needle)]) == list(needle):
-            return start
-    return -1

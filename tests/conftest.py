@@ -11,6 +11,8 @@ from tinymodel import build_tiny_model
 
 SERVED_MODEL_NAME = "tiny"
 API_KEY = "test-key"
+# Small effort budgets, so tests can see each level hold.
+EFFORT_BUDGETS = {"none": 0, "minimal": 6, "low": 12, "medium": 24, "high": 48}
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +33,8 @@ def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         "--enforce-eager",
         "--max-model-len",
         "1024",
+        "--effort-budgets",
+        ",".join(f"{level}={tokens}" for level, tokens in EFFORT_BUDGETS.items()),
         api_key=API_KEY,
         log_path=log_path,
     ) as process:

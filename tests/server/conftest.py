@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+
+import httpx
 import openai
 import pytest
 
@@ -15,3 +18,10 @@ def client(server: ServerProcess) -> openai.OpenAI:
 @pytest.fixture(scope="session")
 def async_client(server: ServerProcess) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+
+
+def metric(server: ServerProcess, name: str) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    values = [float(v) for v in re.findall(rf"^{re.escape(name)}\{{[^}}]*\}} (\S+)$", text, re.M)]
+    assert values, f"{name} not exported"
+    return sum(values)

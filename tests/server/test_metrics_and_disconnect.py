@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import httpx
@@ -10,6 +9,7 @@ import pytest
 
 from server.launcher import ServerProcess
 from tests.conftest import API_KEY, SERVED_MODEL_NAME
+from tests.server.conftest import metric
 
 pytestmark = pytest.mark.server
 
@@ -22,13 +22,6 @@ LONG_REQUEST = {
     # Without this, the random model may stop early on its own and hide a missing abort.
     "ignore_eos": True,
 }
-
-
-def metric(server: ServerProcess, name: str) -> float:
-    text = httpx.get(f"{server.url}/metrics").text
-    values = [float(v) for v in re.findall(rf"^{re.escape(name)}\{{[^}}]*\}} (\S+)$", text, re.M)]
-    assert values, f"{name} not exported"
-    return sum(values)
 
 
 def wait_until_idle(server: ServerProcess, timeout: float = 20) -> None:
@@ -47,7 +40,11 @@ def test_metrics_count_generated_tokens(server: ServerProcess) -> None:
         timeout=60,
     )
     assert response.status_code == 200
-    assert metric(server, "vllm:generation_tokens_total") - before == 7
+    body = response.json()
+    assert body["usage"]["completion_tokens"] == 7
+    # The random model thinks until forced; the forced "</think>\n\n" is inserted, not generated.
+    assert body["choices"][0]["budget_forcing"]["forced_end"]
+    assert metric(server, "vllm:generation_tokens_total") - before == 7 - 3
 
 
 def test_stream_disconnect_aborts_the_engine_request(server: ServerProcess) -> None:

@@ -1,0 +1,80 @@
+"""Resolving the thinking dialects into one plan (no engine needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.errors import InvalidRequestError
+from server.protocol import ChatCompletionRequest
+from server.thinking import DEFAULT_EFFORT_BUDGETS, ThinkingDefaults, parse_effort_budgets, plan_thinking
+
+DEFAULTS = ThinkingDefaults(budget=None, effort_budgets={**DEFAULT_EFFORT_BUDGETS, "low": 100, "high": 900})
+
+
+def plan(**fields: object):
+    request = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "q"}], **fields)
+    return plan_thinking(request, DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    ("fields", "budget", "source"),
+    [
+        ({}, None, "server default"),
+        ({"thinking_token_budget": 7}, 7, "thinking_token_budget"),
+        ({"max_thinking_tokens": 8}, 8, "max_thinking_tokens"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 9}}, 9, "thinking"),
+        ({"thinking": {"type": "disabled"}}, 0, "thinking"),
+        ({"reasoning": {"max_tokens": 10}}, 10, "reasoning.max_tokens"),
+        ({"reasoning": {"effort": "high"}}, 900, "reasoning.effort"),
+        ({"reasoning": {"enabled": False}}, 0, "reasoning.enabled"),
+        ({"reasoning_effort": "low"}, 100, "reasoning_effort"),
+        ({"reasoning_effort": "none"}, 0, "reasoning_effort"),
+        # Precedence: explicit token counts beat effort levels, in the documented order.
+        ({"reasoning_effort": "high", "max_thinking_tokens": 5}, 5, "max_thinking_tokens"),
+        ({"thinking_token_budget": 3, "max_thinking_tokens": 5}, 3, "thinking_token_budget"),
+        ({"reasoning": {"effort": "low"}, "reasoning_effort": "high"}, 100, "reasoning.effort"),
+        ({"thinking": {"type": "disabled"}, "reasoning": {"max_tokens": 50}}, 0, "thinking"),
+    ],
+)
+def test_budget_precedence(fields: dict, budget: int | None, source: str) -> None:
+    resolved = plan(**fields)
+    assert (resolved.budget, resolved.budget_source) == (budget, source)
+
+
+def test_server_default_budget_and_request_overrides() -> None:
+    defaults = ThinkingDefaults(budget=64, min_tokens=4, max_extensions=1, extension_text="Hmm")
+    request = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "q"}])
+    resolved = plan_thinking(request, defaults)
+    assert (resolved.budget, resolved.min_tokens, resolved.max_extensions, resolved.extension_text) == (
+        64,
+        4,
+        1,
+        "Hmm",
+    )
+    override = request.model_copy(
+        update={"min_thinking_tokens": 2, "max_thinking_extensions": 0, "thinking_extension_text": "Wait"}
+    )
+    resolved = plan_thinking(override, defaults)
+    assert (resolved.min_tokens, resolved.max_extensions, resolved.extension_text) == (2, 0, "Wait")
+
+
+def test_exclude_reasoning() -> None:
+    assert plan(reasoning={"exclude": True}).exclude_reasoning
+    assert not plan().exclude_reasoning
+
+
+def test_min_above_budget_is_refused() -> None:
+    with pytest.raises(InvalidRequestError, match="min_thinking_tokens=20 exceeds the thinking budget 10"):
+        plan(thinking_token_budget=10, min_thinking_tokens=20)
+
+
+def test_enabled_thinking_needs_a_budget() -> None:
+    with pytest.raises(InvalidRequestError, match="budget_tokens"):
+        plan(thinking={"type": "enabled"})
+
+
+def test_parse_effort_budgets() -> None:
+    assert parse_effort_budgets("low=1,high=2") == {**DEFAULT_EFFORT_BUDGETS, "low": 1, "high": 2}
+    for bad in ("low", "extreme=5", "low=-1", "low=many"):
+        with pytest.raises(ValueError, match="bad effort budget"):
+            parse_effort_budgets(bad)
