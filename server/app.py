@@ -8,6 +8,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
@@ -25,6 +26,9 @@ from server.errors import (
     InvalidRequestError,
     error_body,
 )
+from server.limits import BodySizeLimit, InFlightLimit, OverloadedError
+from server.metrics import ServerMetrics
+from server.model_info import ModelInfo, describe_model
 from server.protocol import ChatCompletionRequest, ModelCard, ModelList
 from server.serving_chat import ChatService
 
@@ -49,10 +53,12 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from transformers import AutoTokenizer
 
+        model_info = describe_model(config.model)
         engine = engine_factory(config)
         try:
             tokenizer = AutoTokenizer.from_pretrained(config.model)
             app.state.engine = engine
+            app.state.model_info = model_info
             app.state.chat = ChatService(
                 engine,
                 tokenizer,
@@ -60,6 +66,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 max_model_len=engine.model_config.max_model_len,
                 think_format=resolve_think_format(config.think_format, tokenizer.chat_template),
                 thinking_defaults=config.thinking_defaults(),
+                metrics=ServerMetrics(config.model_name, model_info.scheme),
             )
             yield
         finally:
@@ -67,6 +74,8 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
 
     app = FastAPI(title="quantreason", lifespan=lifespan)
     _install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
+    in_flight = InFlightLimit(config.max_pending_requests)
 
     async def require_api_key(authorization: str = Header(default="")) -> None:
         # A dependency, not middleware: Starlette's BaseHTTPMiddleware hides client disconnects.
@@ -88,24 +97,46 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     @v1.get("/models")
     async def list_models(request: Request) -> ModelList:
         chat: ChatService = request.app.state.chat
-        return ModelList(
-            data=[ModelCard(id=config.model_name, root=config.model, max_model_len=chat.max_model_len)]
+        info: ModelInfo = request.app.state.model_info
+        card = ModelCard(
+            id=config.model_name,
+            root=config.model,
+            max_model_len=chat.max_model_len,
+            quantization_scheme=info.scheme,
+            source_model=info.source_model,
         )
+        return ModelList(data=[card])
 
     @v1.post("/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         _log_unknown_fields(body)
         chat: ChatService = request.app.state.chat
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
+        in_flight.acquire()
         if body.stream:
-            events = chat.stream(body, request_id)
-            # Pull the first event here, so a bad request is a plain 400, not a broken stream.
-            first = await anext(events)
-            return StreamingResponse(_prepend(first, events), media_type="text/event-stream")
-        response = await _cancel_on_disconnect(request, chat.create(body, request_id))
+            try:
+                events = chat.stream(body, request_id)
+                # Pull the first event here, so a bad request is a plain 400, not a broken stream.
+                first = await anext(events)
+            except BaseException:
+                in_flight.release()
+                raise
+            return StreamingResponse(
+                _prepend(first, events, on_close=in_flight.release), media_type="text/event-stream"
+            )
+        try:
+            response = await _cancel_on_disconnect(request, chat.create(body, request_id))
+        finally:
+            in_flight.release()
         if response is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         return JSONResponse(response.model_dump(exclude_none=True))
+
+    @app.get("/version")
+    async def version() -> dict[str, str]:
+        import vllm
+
+        return {"version": package_version("quantreason"), "vllm": vllm.__version__}
 
     app.include_router(v1)
 
@@ -119,10 +150,13 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     return app
 
 
-async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
-    yield first
-    async for item in rest:
-        yield item
+async def _prepend(first: str, rest: AsyncIterator[str], on_close: Callable[[], None]) -> AsyncIterator[str]:
+    try:
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        on_close()
 
 
 async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | None:
@@ -149,7 +183,10 @@ def _error_response(error: APIError) -> JSONResponse:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
-        return _error_response(exc)
+        response = _error_response(exc)
+        if isinstance(exc, OverloadedError):
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

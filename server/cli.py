@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -46,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="reasoning delimiters: auto (from the chat template), none, deepseek-r1, qwq, qwen3",
     )
+    parser.add_argument(
+        "--max-pending-requests",
+        type=int,
+        default=1024,
+        help="requests in flight before new ones get 429 + Retry-After; 0: unbounded (default: 1024)",
+    )
+    parser.add_argument(
+        "--max-request-bytes", type=int, default=16 * 1024 * 1024, help="larger bodies get 413 (16 MiB)"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=120.0,
+        help="on SIGTERM, seconds to let in-flight requests finish before exiting (default: 120)",
+    )
     thinking = parser.add_argument_group(
         "thinking control (server defaults; each request may override them, see docs/thinking.md)"
     )
@@ -83,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_after_drain(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = vars(build_parser().parse_args(argv))
     log_level = args.pop("log_level")
@@ -99,4 +119,14 @@ def main(argv: list[str] | None = None) -> None:
     from server.app import create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=log_level)
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to the drain timeout),
+    # then the app's lifespan shuts the engine down. uvicorn then re-raises the signal under the
+    # handler that was installed before it: make that one a clean exit, as orchestrators expect.
+    signal.signal(signal.SIGTERM, _exit_after_drain)
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=config.drain_timeout,
+    )

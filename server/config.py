@@ -28,6 +28,11 @@ class ServerConfig(BaseModel):
     enforce_eager: bool = False
     # "auto" guesses from the chat template; "none" turns reasoning separation off.
     think_format: str = "auto"
+    # Admission: generation requests in flight before 429 (0: unbounded), body size before 413,
+    # and how long SIGTERM waits for in-flight requests to finish.
+    max_pending_requests: Annotated[int, Field(ge=0)] = 1024
+    max_request_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+    drain_timeout: Annotated[float, Field(ge=0)] = 120.0
     # Server-wide thinking defaults; requests override them (server/thinking.py).
     thinking_budget: Annotated[int | None, Field(ge=0)] = None
     min_thinking_tokens: Annotated[int, Field(ge=0)] = 0

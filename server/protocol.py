@@ -190,6 +190,9 @@ class ModelCard(BaseModel):
     owned_by: str = "quantreason"
     root: str
     max_model_len: int
+    # From the quantize manifest (quantreason.json) when the model is an artifact.
+    quantization_scheme: str
+    source_model: str | None = None
 
 
 class ModelList(BaseModel):

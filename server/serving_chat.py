@@ -16,6 +16,7 @@ from jinja2 import TemplateError
 from reasoning_formats import ReasoningSplitter, ThinkFormat
 from server.errors import APIError, InvalidRequestError, ModelNotFoundError, error_body
 from server.forcing import Piece, ThinkTokens, run_plain, run_with_budget
+from server.metrics import ServerMetrics
 from server.protocol import (
     BudgetForcingReport,
     ChatChoice,
@@ -52,6 +53,8 @@ class _ChoiceState:
     finish_reason: str | None = None
     report: BudgetForcingReport | None = None
     logprobs: list[TokenLogprob] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    first_answer_at: float | None = None
 
 
 class ChatService:
@@ -64,7 +67,9 @@ class ChatService:
         max_model_len: int,
         think_format: ThinkFormat | None,
         thinking_defaults: ThinkingDefaults | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._engine = engine
         self._tokenizer = tokenizer
         self.model_name = model_name
@@ -306,6 +311,8 @@ class ChatService:
             )
         except (ValueError, VLLMClientError) as exc:  # vLLM's own checks, e.g. top_k, empty stop
             raise InvalidRequestError(str(exc)) from exc
+        if self._metrics is not None:
+            self._metrics.request()
         return prompt_ids, params, requested or room, plan
 
     async def _generate(self, prompt_ids: list[int], params: SamplingParams, request_id: str):
@@ -338,9 +345,28 @@ class ChatService:
                 answer += tail_answer
         state.reasoning += reasoning
         state.answer += answer
+        if answer and state.first_answer_at is None:
+            state.first_answer_at = time.monotonic()
+        if piece.finish_reason is not None:
+            self._observe(state)
         logprobs = self._logprobs(piece, request.top_logprobs or 0) if request.logprobs else []
         state.logprobs += logprobs
         return reasoning, answer, logprobs
+
+    def _observe(self, state: _ChoiceState) -> None:
+        if self._metrics is None:
+            return
+        reasoning = self._reasoning_tokens(state)
+        closed = self._think is not None and self._think.end_id in state.token_ids
+        self._metrics.reasoning_tokens.observe(reasoning)
+        self._metrics.answer_tokens.observe(len(state.token_ids) - reasoning - int(closed))
+        if state.first_answer_at is not None:
+            self._metrics.time_to_first_answer_token.observe(state.first_answer_at - state.started)
+        if not state.answer.strip():
+            self._metrics.empty_answers.inc()
+        if state.report is not None:
+            self._metrics.forced_thinking_ends.inc(int(state.report.forced_end))
+            self._metrics.thinking_extensions.inc(state.report.extensions)
 
     def _reasoning_tokens(self, state: _ChoiceState) -> int:
         if state.splitter is None:

@@ -11,6 +11,8 @@ from tinymodel import build_tiny_model
 
 SERVED_MODEL_NAME = "tiny"
 API_KEY = "test-key"
+MAX_PENDING_REQUESTS = 12
+MAX_REQUEST_BYTES = 64 * 1024
 # Small effort budgets, so tests can see each level hold.
 EFFORT_BUDGETS = {"none": 0, "minimal": 6, "low": 12, "medium": 24, "high": 48}
 
@@ -33,6 +35,10 @@ def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         "--enforce-eager",
         "--max-model-len",
         "1024",
+        "--max-pending-requests",
+        str(MAX_PENDING_REQUESTS),
+        "--max-request-bytes",
+        str(MAX_REQUEST_BYTES),
         "--effort-budgets",
         ",".join(f"{level}={tokens}" for level, tokens in EFFORT_BUDGETS.items()),
         api_key=API_KEY,
