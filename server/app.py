@@ -29,8 +29,9 @@ from server.errors import (
 from server.limits import BodySizeLimit, InFlightLimit, OverloadedError
 from server.metrics import ServerMetrics
 from server.model_info import ModelInfo, describe_model
-from server.protocol import ChatCompletionRequest, ModelCard, ModelList
+from server.protocol import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList, SamplingRequest
 from server.serving_chat import ChatService
+from server.serving_completion import CompletionService
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,14 +60,19 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             tokenizer = AutoTokenizer.from_pretrained(config.model)
             app.state.engine = engine
             app.state.model_info = model_info
+            metrics = ServerMetrics(config.model_name, model_info.scheme)
+            max_model_len = engine.model_config.max_model_len
+            app.state.completion = CompletionService(
+                engine, tokenizer, model_name=config.model_name, max_model_len=max_model_len, metrics=metrics
+            )
             app.state.chat = ChatService(
                 engine,
                 tokenizer,
                 model_name=config.model_name,
-                max_model_len=engine.model_config.max_model_len,
+                max_model_len=max_model_len,
                 think_format=resolve_think_format(config.think_format, tokenizer.chat_template),
                 thinking_defaults=config.thinking_defaults(),
-                metrics=ServerMetrics(config.model_name, model_info.scheme),
+                metrics=metrics,
             )
             yield
         finally:
@@ -109,13 +115,19 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
 
     @v1.post("/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+        return await respond(request, body, request.app.state.chat, f"chatcmpl-{uuid.uuid4().hex}")
+
+    @v1.post("/completions")
+    async def completions(body: CompletionRequest, request: Request) -> Response:
+        return await respond(request, body, request.app.state.completion, f"cmpl-{uuid.uuid4().hex}")
+
+    async def respond(request: Request, body: Any, service: Any, request_id: str) -> Response:
+        """Run a chat or text completion, streamed or not, within the in-flight limit."""
         _log_unknown_fields(body)
-        chat: ChatService = request.app.state.chat
-        request_id = f"chatcmpl-{uuid.uuid4().hex}"
         in_flight.acquire()
         if body.stream:
             try:
-                events = chat.stream(body, request_id)
+                events = service.stream(body, request_id)
                 # Pull the first event here, so a bad request is a plain 400, not a broken stream.
                 first = await anext(events)
             except BaseException:
@@ -125,20 +137,20 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 _prepend(first, events, on_close=in_flight.release), media_type="text/event-stream"
             )
         try:
-            response = await _cancel_on_disconnect(request, chat.create(body, request_id))
+            response = await _cancel_on_disconnect(request, service.create(body, request_id))
         finally:
             in_flight.release()
         if response is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         return JSONResponse(response.model_dump(exclude_none=True))
 
+    app.include_router(v1)
+
     @app.get("/version")
     async def version() -> dict[str, str]:
         import vllm
 
         return {"version": package_version("quantreason"), "vllm": vllm.__version__}
-
-    app.include_router(v1)
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -171,7 +183,7 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | Non
             return None
 
 
-def _log_unknown_fields(body: ChatCompletionRequest) -> None:
+def _log_unknown_fields(body: SamplingRequest) -> None:
     if body.model_extra:
         logger.warning("ignoring unsupported request fields: %s", ", ".join(sorted(body.model_extra)))
 

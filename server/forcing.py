@@ -14,6 +14,7 @@ A choice moves through at most these phases:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -143,3 +144,35 @@ async def run_plain(
         if delta.token_ids or delta.text:
             yield Piece(delta.text, list(delta.token_ids), delta.logprobs)
     yield Piece("", [], finish_reason=finish)
+
+
+async def merge_choices(
+    make_choice: Callable[[int], AsyncIterator[Piece]], n: int
+) -> AsyncIterator[tuple[int, Piece]]:
+    """The items of ``n`` choices as they come, tagged with their index; each choice ends with an
+    item whose ``finish_reason`` is set. Closing this cancels every choice (aborting its request)."""
+    if n == 1:
+        async for item in make_choice(0):
+            yield 0, item
+        return
+    queue: asyncio.Queue[tuple[int, Piece] | BaseException] = asyncio.Queue()
+
+    async def pump(index: int) -> None:
+        try:
+            async for item in make_choice(index):
+                await queue.put((index, item))
+        except Exception as exc:
+            await queue.put(exc)
+
+    tasks = [asyncio.create_task(pump(index)) for index in range(n)]
+    try:
+        finished = 0
+        while finished < n:
+            entry = await queue.get()
+            if isinstance(entry, BaseException):
+                raise entry
+            finished += entry[1].finish_reason is not None
+            yield entry
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -59,11 +59,11 @@ class OpenRouterReasoning(BaseModel):
     enabled: bool | None = None
 
 
-class ChatCompletionRequest(_Request):
+class SamplingRequest(_Request):
+    """Fields chat and text completions share."""
+
     model: str
-    messages: Annotated[list[ChatMessage], Field(min_length=1)]
     max_tokens: Annotated[int | None, Field(ge=1)] = None
-    max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     top_p: Annotated[float | None, Field(gt=0, le=1)] = None
     top_k: int | None = None
@@ -77,11 +77,16 @@ class ChatCompletionRequest(_Request):
     stream: bool = False
     stream_options: StreamOptions | None = None
     logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
-    logprobs: bool = False
-    top_logprobs: Annotated[int | None, Field(ge=0, le=20)] = None
     user: str | None = None
     # vLLM extension: generate exactly max_tokens (load tests).
     ignore_eos: bool = False
+
+
+class ChatCompletionRequest(SamplingRequest):
+    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
+    logprobs: bool = False
+    top_logprobs: Annotated[int | None, Field(ge=0, le=20)] = None
     # Thinking controls, in every dialect clients speak; server/thinking.py resolves them.
     thinking_token_budget: ThinkingBudget | None = None  # vLLM
     max_thinking_tokens: ThinkingBudget | None = None
@@ -91,6 +96,15 @@ class ChatCompletionRequest(_Request):
     min_thinking_tokens: ThinkingBudget | None = None
     max_thinking_extensions: Annotated[int | None, Field(ge=0, le=64)] = None
     thinking_extension_text: str | None = None
+
+
+class CompletionRequest(SamplingRequest):
+    """OpenAI's legacy text completions: a raw prompt, no chat template and no thinking control."""
+
+    prompt: str | Annotated[list[int], Field(min_length=1)]
+    max_tokens: Annotated[int | None, Field(ge=1)] = 16  # OpenAI's default for this endpoint
+    logprobs: Annotated[int | None, Field(ge=0, le=20)] = None
+    echo: bool = False
 
 
 class CompletionTokensDetails(BaseModel):
@@ -180,6 +194,29 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChatChunkChoice]
+    usage: Usage | None = None
+
+
+class CompletionLogprobs(BaseModel):
+    tokens: list[str] = Field(default_factory=list)
+    token_logprobs: list[float | None] = Field(default_factory=list)
+    top_logprobs: list[dict[str, float] | None] = Field(default_factory=list)
+    text_offset: list[int] = Field(default_factory=list)
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    text: str
+    finish_reason: Literal["stop", "length", "abort"] | None = None
+    logprobs: CompletionLogprobs | None = None
+
+
+class CompletionResponse(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[CompletionChoice]
     usage: Usage | None = None
 
 

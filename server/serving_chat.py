@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateError
 
 from reasoning_formats import ReasoningSplitter, ThinkFormat
-from server.errors import APIError, InvalidRequestError, ModelNotFoundError, error_body
-from server.forcing import Piece, ThinkTokens, run_plain, run_with_budget
+from server.errors import APIError, InvalidRequestError, error_body
+from server.forcing import Piece, ThinkTokens, merge_choices, run_plain, run_with_budget
 from server.metrics import ServerMetrics
 from server.protocol import (
     BudgetForcingReport,
@@ -32,11 +32,18 @@ from server.protocol import (
     TopLogprob,
     Usage,
 )
+from server.sampling import (
+    build_sampling_params,
+    check_model,
+    choice_params,
+    completion_limit,
+    generate,
+)
 from server.thinking import ThinkingDefaults, ThinkingPlan, plan_thinking
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
-    from vllm import SamplingParams
+    from vllm import RequestOutput, SamplingParams
     from vllm.v1.engine.async_llm import AsyncLLM
 
 logger = logging.getLogger(__name__)
@@ -139,7 +146,11 @@ class ChatService:
         role = DeltaMessage(role="assistant", content="")
         yield event([ChatChunkChoice(index=i, delta=role) for i in range(request.n)])
         try:
-            async for index, piece in self._merged(prompt_ids, params, limit, plan, request, request_id):
+            choices = merge_choices(
+                lambda index: self._choice(prompt_ids, params, limit, plan, request, request_id, index),
+                request.n,
+            )
+            async for index, piece in choices:
                 state = states[index]
                 reasoning, answer, logprobs = self._advance(state, piece, request)
                 if plan.exclude_reasoning:
@@ -182,18 +193,15 @@ class ChatService:
         request_id: str,
         index: int,
     ) -> AsyncIterator[Piece]:
-        """One choice's pieces. Choices run as separate requests (their phases diverge); with a
-        seed, choice i samples with seed + i so that choices differ and still reproduce."""
-        choice_params = params.clone()
-        if request.seed is not None:
-            choice_params.seed = request.seed + index
+        """One choice's pieces; choices run as separate requests, since their phases diverge."""
+        params = choice_params(params, request.seed, index)
         choice_id = f"{request_id}-{index}"
         if self._think is None:
-            return run_plain(self._generate, prompt_ids, choice_params, choice_id)
+            return run_plain(self._generate, prompt_ids, params, choice_id)
         return run_with_budget(
             self._generate,
             prompt_ids + self._open_think,
-            choice_params,
+            params,
             limit=limit,
             plan=plan,
             think=self._think,
@@ -201,55 +209,11 @@ class ChatService:
             request_id=choice_id,
         )
 
-    async def _merged(
-        self,
-        prompt_ids: list[int],
-        params: SamplingParams,
-        limit: int,
-        plan: ThinkingPlan,
-        request: ChatCompletionRequest,
-        request_id: str,
-    ) -> AsyncIterator[tuple[int, Piece]]:
-        """The pieces of all choices, as they come; cancelling this cancels every choice."""
-        if request.n == 1:
-            async for piece in self._choice(prompt_ids, params, limit, plan, request, request_id, 0):
-                yield 0, piece
-            return
-        queue: asyncio.Queue[tuple[int, Piece] | BaseException] = asyncio.Queue()
-
-        async def pump(index: int) -> None:
-            try:
-                async for piece in self._choice(prompt_ids, params, limit, plan, request, request_id, index):
-                    await queue.put((index, piece))
-            except Exception as exc:
-                await queue.put(exc)
-
-        tasks = [asyncio.create_task(pump(index)) for index in range(request.n)]
-        try:
-            finished = 0
-            while finished < request.n:
-                item = await queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                finished += item[1].finish_reason is not None
-                yield item
-        finally:
-            for task in tasks:
-                task.cancel()
-
     def _new_state(self) -> _ChoiceState:
         return _ChoiceState(splitter=ReasoningSplitter(self._think_format) if self._think_format else None)
 
     def _prepare(self, request: ChatCompletionRequest) -> tuple[list[int], SamplingParams, int, ThinkingPlan]:
-        from vllm import SamplingParams
-        from vllm.exceptions import VLLMClientError
-        from vllm.sampling_params import RequestOutputKind
-
-        if request.model != self.model_name:
-            raise ModelNotFoundError(
-                f"The model `{request.model}` does not exist; this server serves `{self.model_name}`.",
-                param="model",
-            )
+        check_model(request.model, self.model_name)
         try:
             # Chat templates of open models predate OpenAI's "developer" role: it is the system turn.
             messages = [
@@ -264,68 +228,24 @@ class ChatService:
         except TemplateError as exc:  # the template itself refused the conversation
             raise InvalidRequestError(f"chat template: {exc}", param="messages") from exc
         prompt_ids = self._encode(prompt_text)
-        room = self.max_model_len - len(prompt_ids) - len(self._open_think)
-        if room <= 0:
-            raise InvalidRequestError(
-                f"The prompt has {len(prompt_ids)} tokens; this model's context is "
-                f"{self.max_model_len} tokens.",
-                param="messages",
-            )
-        requested = request.max_completion_tokens or request.max_tokens
-        if requested is not None and requested > room:
-            raise InvalidRequestError(
-                f"max_tokens={requested} is too large: the prompt has {len(prompt_ids)} tokens and "
-                f"this model's context is {self.max_model_len} tokens (at most {room} remain).",
-                param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
-            )
-        stop = [request.stop] if isinstance(request.stop, str) else request.stop
-        optional: dict[str, Any] = {
-            name: value
-            for name in (
-                "temperature",
-                "top_p",
-                "top_k",
-                "min_p",
-                "presence_penalty",
-                "frequency_penalty",
-                "repetition_penalty",
-                "seed",
-            )
-            if (value := getattr(request, name)) is not None
-        }
-        if request.logprobs:
-            optional["logprobs"] = request.top_logprobs or 0
-        if request.logit_bias:
-            try:
-                optional["logit_bias"] = {int(token): bias for token, bias in request.logit_bias.items()}
-            except ValueError as exc:
-                raise InvalidRequestError("logit_bias keys must be token ids", param="logit_bias") from exc
+        limit = completion_limit(
+            len(prompt_ids) + len(self._open_think),
+            request.max_completion_tokens or request.max_tokens,
+            self.max_model_len,
+            param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
+            prompt_param="messages",
+        )
         plan = plan_thinking(request, self._thinking_defaults)
-        try:
-            params = SamplingParams(
-                max_tokens=requested or room,
-                stop=stop,
-                ignore_eos=request.ignore_eos,
-                output_kind=RequestOutputKind.DELTA,
-                **optional,
-            )
-        except (ValueError, VLLMClientError) as exc:  # vLLM's own checks, e.g. top_k, empty stop
-            raise InvalidRequestError(str(exc)) from exc
+        logprobs = (request.top_logprobs or 0) if request.logprobs else None
+        params = build_sampling_params(request, max_tokens=limit, logprobs=logprobs)
         if self._metrics is not None:
             self._metrics.request()
-        return prompt_ids, params, requested or room, plan
+        return prompt_ids, params, limit, plan
 
-    async def _generate(self, prompt_ids: list[int], params: SamplingParams, request_id: str):
-        from vllm.exceptions import VLLMClientError
-
-        try:
-            (engine_input,) = await self._engine.renderer.render_cmpl_async(
-                [{"prompt_token_ids": prompt_ids}]
-            )
-            async for output in self._engine.generate(engine_input, params, request_id):
-                yield output
-        except VLLMClientError as exc:
-            raise InvalidRequestError(str(exc)) from exc
+    def _generate(
+        self, prompt_ids: list[int], params: SamplingParams, request_id: str
+    ) -> AsyncIterator[RequestOutput]:
+        return generate(self._engine, prompt_ids, params, request_id)
 
     def _advance(
         self, state: _ChoiceState, piece: Piece, request: ChatCompletionRequest

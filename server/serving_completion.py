@@ -1,0 +1,181 @@
+"""Text completions (``/v1/completions``): a raw prompt in, text out; no chat template, no
+thinking control (the caller owns the prompt format)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from server.errors import APIError, InvalidRequestError, error_body
+from server.forcing import Piece, merge_choices, run_plain
+from server.metrics import ServerMetrics
+from server.protocol import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse, Usage
+from server.sampling import build_sampling_params, check_model, choice_params, completion_limit, generate
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+    from vllm import SamplingParams
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Choice:
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    finish_reason: str | None = None
+    logprobs: CompletionLogprobs | None = None
+
+
+class CompletionService:
+    def __init__(
+        self,
+        engine: AsyncLLM,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        model_name: str,
+        max_model_len: int,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
+        self._engine = engine
+        self._tokenizer = tokenizer
+        self.model_name = model_name
+        self.max_model_len = max_model_len
+        self._metrics = metrics
+
+    async def create(self, request: CompletionRequest, request_id: str) -> CompletionResponse:
+        prompt_ids, prompt_text, params = self._prepare(request)
+        choices = [self._new_choice(request, prompt_text) for _ in range(request.n)]
+        async for index, piece in self._pieces(prompt_ids, params, request, request_id):
+            self._advance(choices[index], piece, request)
+        return CompletionResponse(
+            id=request_id,
+            model=self.model_name,
+            choices=[
+                CompletionChoice(index=i, text=c.text, finish_reason=c.finish_reason, logprobs=c.logprobs)  # type: ignore[arg-type]
+                for i, c in enumerate(choices)
+            ],
+            usage=self._usage(prompt_ids, choices),
+        )
+
+    async def stream(self, request: CompletionRequest, request_id: str) -> AsyncIterator[str]:
+        prompt_ids, prompt_text, params = self._prepare(request)
+        choices = [self._new_choice(request, prompt_text) for _ in range(request.n)]
+        created = int(time.time())
+
+        def event(chunk_choices: list[CompletionChoice], usage: Usage | None = None) -> str:
+            chunk = CompletionResponse(
+                id=request_id, created=created, model=self.model_name, choices=chunk_choices, usage=usage
+            )
+            return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+        if request.echo:
+            yield event([CompletionChoice(index=i, text=prompt_text) for i in range(request.n)])
+        try:
+            async for index, piece in self._pieces(prompt_ids, params, request, request_id):
+                logprobs = self._advance(choices[index], piece, request)
+                if piece.text or piece.finish_reason:
+                    choice = CompletionChoice(
+                        index=index,
+                        text=piece.text,
+                        finish_reason=piece.finish_reason,
+                        logprobs=logprobs,  # type: ignore[arg-type]
+                    )
+                    yield event([choice])
+        except Exception as exc:  # the status line is already sent: report the error in-band
+            if isinstance(exc, APIError):
+                body = exc.to_dict()
+            else:
+                logger.exception("stream %s failed", request_id)
+                body = error_body(f"generation failed: {type(exc).__name__}", "internal_server_error", 500)
+            yield f"data: {json.dumps(body)}\n\n"
+        else:
+            if request.stream_options and request.stream_options.include_usage:
+                yield event([], usage=self._usage(prompt_ids, choices))
+        yield "data: [DONE]\n\n"
+
+    def _prepare(self, request: CompletionRequest) -> tuple[list[int], str, SamplingParams]:
+        check_model(request.model, self.model_name)
+        if isinstance(request.prompt, str):
+            prompt_ids = list(self._tokenizer.encode(request.prompt))
+            prompt_text = request.prompt
+        else:
+            if any(not 0 <= token < len(self._tokenizer) for token in request.prompt):
+                raise InvalidRequestError("prompt has token ids outside the vocabulary", param="prompt")
+            prompt_ids = list(request.prompt)
+            prompt_text = self._tokenizer.decode(prompt_ids)
+        if not prompt_ids:
+            raise InvalidRequestError("prompt is empty", param="prompt")
+        limit = completion_limit(
+            len(prompt_ids), request.max_tokens, self.max_model_len, param="max_tokens", prompt_param="prompt"
+        )
+        params = build_sampling_params(request, max_tokens=limit, logprobs=request.logprobs)
+        if self._metrics is not None:
+            self._metrics.request()
+        return prompt_ids, prompt_text, params
+
+    def _pieces(
+        self, prompt_ids: list[int], params: SamplingParams, request: CompletionRequest, request_id: str
+    ) -> AsyncIterator[tuple[int, Piece]]:
+        def choice(index: int) -> AsyncIterator[Piece]:
+            return run_plain(
+                lambda ids, p, rid: generate(self._engine, ids, p, rid),
+                prompt_ids,
+                choice_params(params, request.seed, index),
+                f"{request_id}-{index}",
+            )
+
+        return merge_choices(choice, request.n)
+
+    @staticmethod
+    def _new_choice(request: CompletionRequest, prompt_text: str) -> _Choice:
+        choice = _Choice(text=prompt_text if request.echo else "")
+        if request.logprobs is not None:
+            choice.logprobs = CompletionLogprobs()
+        return choice
+
+    def _advance(
+        self, choice: _Choice, piece: Piece, request: CompletionRequest
+    ) -> CompletionLogprobs | None:
+        """Take one piece; return the logprobs of its tokens (None when not asked for)."""
+        offset = len(choice.text)
+        choice.text += piece.text
+        choice.token_ids += piece.token_ids
+        if piece.finish_reason is not None:
+            choice.finish_reason = piece.finish_reason
+        if choice.logprobs is None:
+            return None
+        delta = _completion_logprobs(piece, offset, request.logprobs or 0)
+        for name in ("tokens", "token_logprobs", "top_logprobs", "text_offset"):
+            getattr(choice.logprobs, name).extend(getattr(delta, name))
+        return delta
+
+    @staticmethod
+    def _usage(prompt_ids: list[int], choices: list[_Choice]) -> Usage:
+        completion_tokens = sum(len(c.token_ids) for c in choices)
+        return Usage(
+            prompt_tokens=len(prompt_ids),
+            completion_tokens=completion_tokens,
+            total_tokens=len(prompt_ids) + completion_tokens,
+        )
+
+
+def _completion_logprobs(piece: Piece, offset: int, top_k: int) -> CompletionLogprobs:
+    """The legacy completions shape: parallel lists of tokens, logprobs, top-k maps, offsets."""
+    result = CompletionLogprobs()
+    for token_id, candidates in zip(piece.token_ids, piece.logprobs or [], strict=False):
+        chosen: Any = candidates[token_id]
+        token = chosen.decoded_token or ""
+        result.tokens.append(token)
+        result.token_logprobs.append(max(chosen.logprob, -9999.0))
+        result.top_logprobs.append(
+            {(c.decoded_token or ""): max(c.logprob, -9999.0) for c in candidates.values() if c.rank <= top_k}
+        )
+        result.text_offset.append(offset)
+        offset += len(token)
+    return result
