@@ -39,12 +39,20 @@ DISCONNECT_POLL_SECONDS = 0.5
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away"; nobody reads it
 
 
-def resolve_think_format(setting: str, chat_template: str | None) -> ThinkFormat | None:
-    if setting == "none":
+def resolve_think_format(config: ServerConfig, chat_template: str | None) -> ThinkFormat | None:
+    if config.think_start and config.think_end:  # ServerConfig checks that they come together
+        return ThinkFormat(
+            name="custom",
+            start=config.think_start,
+            end=config.think_end,
+            prompt_opens_think=config.think_in_prompt,
+            description="delimiters given on the command line",
+        )
+    if config.think_format == "none":
         return None
-    if setting == "auto":
+    if config.think_format == "auto":
         return detect_think_format(chat_template)
-    return get_think_format(setting)
+    return get_think_format(config.think_format)
 
 
 def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], Any] = start_engine) -> FastAPI:
@@ -70,7 +78,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 tokenizer,
                 model_name=config.model_name,
                 max_model_len=max_model_len,
-                think_format=resolve_think_format(config.think_format, tokenizer.chat_template),
+                think_format=resolve_think_format(config, tokenizer.chat_template),
                 thinking_defaults=config.thinking_defaults(),
                 metrics=metrics,
             )

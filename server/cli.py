@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         + ",".join(f"{k}={v}" for k, v in DEFAULT_EFFORT_BUDGETS.items())
         + ")",
     )
+    parser.add_argument("--think-start", help="reasoning start delimiter of a model of another family")
+    parser.add_argument("--think-end", help="reasoning end delimiter (a single token) of such a model")
+    parser.add_argument(
+        "--think-in-prompt", action="store_true", help="its chat template opens the think block itself"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -110,7 +115,9 @@ def main(argv: list[str] | None = None) -> None:
         config = ServerConfig(**args)
     except ValidationError as exc:
         first = exc.errors()[0]
-        sys.exit(f"serve: --{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}")
+        option = "-".join(map(str, first["loc"])).replace("_", "-")
+        message = first["msg"].removeprefix("Value error, ")
+        sys.exit(f"serve: --{option}: {message}" if option else f"serve: {message}")
     if problem := config.model_path_hint():
         sys.exit(f"serve: {problem}")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.thinking import DEFAULT_EFFORT_BUDGETS, ThinkingDefaults
 
@@ -28,6 +28,10 @@ class ServerConfig(BaseModel):
     enforce_eager: bool = False
     # "auto" guesses from the chat template; "none" turns reasoning separation off.
     think_format: str = "auto"
+    # Any other model: its own delimiters (both needed); whether its template opens the block.
+    think_start: str | None = None
+    think_end: str | None = None
+    think_in_prompt: bool = False
     # Admission: generation requests in flight before 429 (0: unbounded), body size before 413,
     # and how long SIGTERM waits for in-flight requests to finish.
     max_pending_requests: Annotated[int, Field(ge=0)] = 1024
@@ -52,6 +56,12 @@ class ServerConfig(BaseModel):
             answer_reserve=self.answer_reserve_tokens,
             effort_budgets=dict(self.effort_budgets),
         )
+
+    @model_validator(mode="after")
+    def _delimiters_go_together(self) -> ServerConfig:
+        if bool(self.think_start) != bool(self.think_end):
+            raise ValueError("--think-start and --think-end go together")
+        return self
 
     @property
     def model_name(self) -> str:

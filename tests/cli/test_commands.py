@@ -52,6 +52,7 @@ def test_python_dash_m(package: str) -> None:
     [
         (["--model", "/no/such/dir"], "serve: model directory /no/such/dir does not exist"),
         (["--model", "/tmp", "--port", "70000"], "serve: --port:"),
+        (["--model", "/tmp", "--think-start", "<r>"], "serve: --think-start and --think-end go together"),
     ],
 )
 def test_serve_bad_input_is_one_line_and_non_zero(args: list[str], message: str) -> None:

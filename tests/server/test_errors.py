@@ -63,3 +63,16 @@ def test_unknown_route_is_an_envelope(server: ServerProcess) -> None:
     response = httpx.get(f"{server.url}/v1/nothing-here", headers={"Authorization": f"Bearer {API_KEY}"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == 404
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"[]", b'{"model": "tiny", "messages": "hi"}', b'{"model": 5, "messages": []}']
+)
+def test_malformed_bodies_are_400_envelopes(server: ServerProcess, raw: bytes) -> None:
+    response = httpx.post(
+        f"{server.base_url}/chat/completions",
+        content=raw,
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"

@@ -78,3 +78,17 @@ def test_parse_effort_budgets() -> None:
     for bad in ("low", "extreme=5", "low=-1", "low=many"):
         with pytest.raises(ValueError, match="bad effort budget"):
             parse_effort_budgets(bad)
+
+
+def test_think_delimiters_for_any_model() -> None:
+    from server.app import resolve_think_format
+    from server.config import ServerConfig
+
+    custom = resolve_think_format(
+        ServerConfig(model="m", think_start="<reason>", think_end="</reason>", think_in_prompt=True), None
+    )
+    assert (custom.start, custom.end, custom.prompt_opens_think) == ("<reason>", "</reason>", True)
+    assert resolve_think_format(ServerConfig(model="m", think_format="qwen3"), None).name == "qwen3"
+    assert resolve_think_format(ServerConfig(model="m", think_format="none"), "<think>") is None
+    with pytest.raises(ValueError, match="go together"):
+        ServerConfig(model="m", think_start="<reason>")
