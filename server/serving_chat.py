@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -107,12 +106,8 @@ class ChatService:
     async def create(self, request: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
         prompt_ids, params, limit, plan = self._prepare(request)
         states = [self._new_state() for _ in range(request.n)]
-
-        async def run(index: int) -> None:
-            async for piece in self._choice(prompt_ids, params, limit, plan, request, request_id, index):
-                self._advance(states[index], piece, request)
-
-        await asyncio.gather(*(run(index) for index in range(request.n)))
+        async for index, piece in self._choices(prompt_ids, params, limit, plan, request, request_id):
+            self._advance(states[index], piece, request)
         choices = []
         for index, state in enumerate(states):
             reasoning = state.reasoning if state.splitter and not plan.exclude_reasoning else None
@@ -143,22 +138,23 @@ class ChatService:
             )
             return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
 
-        role = DeltaMessage(role="assistant", content="")
-        yield event([ChatChunkChoice(index=i, delta=role) for i in range(request.n)])
+        # Each choice's role comes with its first token, as in vLLM: a role chunk sent before any
+        # token would make clients measure a time to first token that nothing was generated in.
+        announced = [False] * request.n
         try:
-            choices = merge_choices(
-                lambda index: self._choice(prompt_ids, params, limit, plan, request, request_id, index),
-                request.n,
-            )
-            async for index, piece in choices:
+            async for index, piece in self._choices(prompt_ids, params, limit, plan, request, request_id):
                 state = states[index]
                 reasoning, answer, logprobs = self._advance(state, piece, request)
                 if plan.exclude_reasoning:
                     reasoning = ""
                 delta = DeltaMessage(
-                    content=answer or None, reasoning_content=reasoning or None, reasoning=reasoning or None
+                    role=None if announced[index] else "assistant",
+                    content=answer or None,
+                    reasoning_content=reasoning or None,
+                    reasoning=reasoning or None,
                 )
                 if delta.content or delta.reasoning or logprobs or state.finish_reason:
+                    announced[index] = True
                     yield event(
                         [
                             ChatChunkChoice(
@@ -182,6 +178,19 @@ class ChatService:
         if request.stream_options and request.stream_options.include_usage:
             yield event([], usage=self._usage(prompt_ids, states))
         yield "data: [DONE]\n\n"
+
+    def _choices(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        limit: int,
+        plan: ThinkingPlan,
+        request: ChatCompletionRequest,
+        request_id: str,
+    ) -> AsyncIterator[tuple[int, Piece]]:
+        return merge_choices(
+            lambda index: self._choice(prompt_ids, params, limit, plan, request, request_id, index), request.n
+        )
 
     def _choice(
         self,
