@@ -51,7 +51,7 @@ class TrainConfig:
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, problem_text: str) -> list[int]:
-    """The chat-templated prompt, ending with the generation prompt ``<｜Assistant｜><think>\\n``."""
+    """The chat-templated prompt, ending with the generation prompt (Assistant tag, ``<think>\\n``)."""
     return tokenizer.apply_chat_template(
         [{"role": "user", "content": problem_text}], add_generation_prompt=True, tokenize=True,
         return_dict=False,
@@ -83,7 +83,9 @@ def make_batches(
     for _ in range(config.batch_size * config.bucket):
         problem = training_problem(rng)
         cut = rng.random() < config.budget_cut_fraction
-        samples.append(training_sample(tokenizer, problem, rng.randint(0, len(problem.trace)) if cut else None))
+        samples.append(
+            training_sample(tokenizer, problem, rng.randint(0, len(problem.trace)) if cut else None)
+        )
     samples.sort(key=lambda sample: len(sample[0]))
     batches = [
         _pad(tokenizer, samples[i : i + config.batch_size]) for i in range(0, len(samples), config.batch_size)
@@ -92,7 +94,9 @@ def make_batches(
     return batches
 
 
-def _pad(tokenizer: PreTrainedTokenizerBase, samples: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+def _pad(
+    tokenizer: PreTrainedTokenizerBase, samples: list[tuple[list[int], list[int]]]
+) -> dict[str, torch.Tensor]:
     width = max(len(ids) for ids, _ in samples)
     input_ids = torch.full((len(samples), width), tokenizer.pad_token_id, dtype=torch.long)
     labels = torch.full((len(samples), width), IGNORE_INDEX, dtype=torch.long)
