@@ -147,3 +147,26 @@ def test_committed_weights_load_and_fit_the_kernels(model_dir: Path) -> None:
     )
     record = json.loads((model_dir / "tiny_reasoner.json").read_text())
     assert record["train_config"]["spec"]["hidden_size"] == config.hidden_size
+
+
+@pytest.mark.slow
+def test_served_by_vllm_it_reasons_and_needs_its_thinking(tmp_path: Path) -> None:
+    """The quality script, on a few benchmark problems, in its own process (it starts its own engine)."""
+    import os
+    import subprocess
+    import sys
+
+    model_dir = sorted(p for p in WEIGHTS.iterdir() if p.is_dir())[0]
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("".join(line + "\n" for line in DEFAULT_PATH.read_text().splitlines()[::12]))
+    results = tmp_path / "results.json"
+    repo = Path(__file__).resolve().parents[2]
+    script = repo / "benchmarks" / "tiny_reasoner_quality.py"
+    subprocess.run(
+        [sys.executable, str(script), "--model", str(model_dir), "--benchmark", str(subset),
+         "--budgets", "0", "640", "--json", str(results)],
+        check=True, timeout=400, env={**os.environ, "PYTHONPATH": str(repo)},
+    )  # fmt: skip
+    budget_zero, unlimited = json.loads(results.read_text())["results"]
+    assert unlimited["accuracy"] >= 0.8
+    assert budget_zero["accuracy"] <= unlimited["accuracy"] / 2
