@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from server.errors import InvalidRequestError, ModelNotFoundError
+from server.errors import EngineUnavailableError, InvalidRequestError, ModelNotFoundError
 from server.protocol import SamplingRequest
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ async def generate(
     engine: AsyncLLM, prompt_ids: list[int], params: SamplingParams, request_id: str
 ) -> AsyncIterator[RequestOutput]:
     from vllm.exceptions import VLLMClientError
+    from vllm.v1.engine.exceptions import EngineDeadError
 
     try:
         (engine_input,) = await engine.renderer.render_cmpl_async([{"prompt_token_ids": prompt_ids}])
@@ -101,3 +102,5 @@ async def generate(
             yield output
     except VLLMClientError as exc:
         raise InvalidRequestError(str(exc)) from exc
+    except EngineDeadError as exc:
+        raise EngineUnavailableError("the engine has died; this server must be restarted") from exc

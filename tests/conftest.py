@@ -11,6 +11,8 @@ from tinymodel import build_tiny_model
 
 SERVED_MODEL_NAME = "tiny"
 API_KEY = "test-key"
+# Inserted before every forced end of thinking that has room for it (6 characters, 6 tokens).
+WRAPUP = " Done."
 MAX_PENDING_REQUESTS = 12
 MAX_REQUEST_BYTES = 64 * 1024
 # Small effort budgets, so tests can see each level hold.
@@ -39,6 +41,8 @@ def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         str(MAX_PENDING_REQUESTS),
         "--max-request-bytes",
         str(MAX_REQUEST_BYTES),
+        "--thinking-wrapup-text",
+        WRAPUP,
         "--effort-budgets",
         ",".join(f"{level}={tokens}" for level, tokens in EFFORT_BUDGETS.items()),
         api_key=API_KEY,

@@ -41,6 +41,32 @@ class TinyModelSpec:
             raise ValueError("hidden_size and intermediate_size must be multiples of 128")
 
 
+def new_qwen2(spec: TinyModelSpec, tokenizer: PreTrainedTokenizerBase) -> Qwen2ForCausalLM:
+    """A freshly initialised (seeded) Qwen2 model of ``spec``'s shape for ``tokenizer``."""
+    config = Qwen2Config(
+        vocab_size=spec.vocab_size,
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        torch_dtype="bfloat16",
+    )
+    torch.manual_seed(spec.seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return model
+
+
 def build_tiny_model(
     out_dir: str | os.PathLike[str], spec: TinyModelSpec | None = None, *, force: bool = False
 ) -> Path:
@@ -59,32 +85,12 @@ def build_tiny_model(
         raise FileExistsError(f"{out} exists and was not built from this spec; pass force=True")
 
     tokenizer = build_char_tokenizer(spec.vocab_size, spec.max_position_embeddings)
-    config = Qwen2Config(
-        vocab_size=spec.vocab_size,
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        max_position_embeddings=spec.max_position_embeddings,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        torch_dtype="bfloat16",
-    )
-    torch.manual_seed(spec.seed)
-    model = Qwen2ForCausalLM(config)
+    model = new_qwen2(spec, tokenizer)
     with torch.no_grad():
         # Only printable characters get output weights, so the random model's noise is readable
         # text, never special tokens, lone UTF-8 bytes, or an early end of sequence.
         model.lm_head.weight[_unprintable_ids(tokenizer)] = 0
     model = model.to(torch.bfloat16)
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

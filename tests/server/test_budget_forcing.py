@@ -12,7 +12,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from server.launcher import ServerProcess
-from tests.conftest import EFFORT_BUDGETS, SERVED_MODEL_NAME
+from tests.conftest import EFFORT_BUDGETS, SERVED_MODEL_NAME, WRAPUP
 from tests.server.conftest import metric
 
 pytestmark = pytest.mark.server
@@ -67,6 +67,21 @@ def test_every_dialect_holds_its_budget(client: openai.OpenAI, extra: dict, budg
     # The answer gets everything the thinking left: max_tokens bounds both together.
     assert reply.usage.completion_tokens == 80
     assert len(choice.message.content) == 80 - budget - FORCED_END_TOKENS
+
+
+@pytest.mark.parametrize("budget", [len(WRAPUP), 20])
+def test_forced_end_inserts_the_wrapup_within_the_budget(client: openai.OpenAI, budget: int) -> None:
+    reply = ask(client, thinking_token_budget=budget)
+    reasoning = reply.choices[0].message.model_extra["reasoning_content"]
+    assert reasoning.endswith(WRAPUP)
+    assert len(reasoning) == budget == reply.usage.completion_tokens_details.reasoning_tokens
+
+
+def test_wrapup_is_skipped_when_it_does_not_fit(client: openai.OpenAI) -> None:
+    reply = ask(client, thinking_token_budget=len(WRAPUP) - 1)
+    reasoning = reply.choices[0].message.model_extra["reasoning_content"]
+    assert WRAPUP not in reasoning
+    assert len(reasoning) == len(WRAPUP) - 1
 
 
 def test_tight_max_tokens_still_leaves_an_answer(client: openai.OpenAI) -> None:

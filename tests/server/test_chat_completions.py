@@ -76,7 +76,7 @@ def test_n_choices_and_stop(client: openai.OpenAI) -> None:
 
     greedy = (
         client.chat.completions.create(
-            model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=24, temperature=0
+            model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=60, temperature=0
         )
         .choices[0]
         .message.model_extra["reasoning_content"]
@@ -84,7 +84,7 @@ def test_n_choices_and_stop(client: openai.OpenAI) -> None:
     stop = greedy[5:8]
     assert len(stop) == 3, greedy
     stopped = client.chat.completions.create(
-        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=24, temperature=0, stop=stop, **EXACT_LENGTH
+        model=SERVED_MODEL_NAME, messages=QUESTION, max_tokens=60, temperature=0, stop=stop, **EXACT_LENGTH
     ).choices[0]
     assert stopped.finish_reason == "stop"
     assert stopped.message.model_extra["reasoning_content"] == greedy[: greedy.index(stop)]

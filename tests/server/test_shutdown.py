@@ -1,6 +1,7 @@
-"""SIGTERM drains: in-flight requests finish, new ones are refused, the server exits 0.
+"""Server lifecycle: SIGTERM drains (in-flight requests finish, new ones are refused, exit 0), and a
+dead engine turns /health and requests into 503s.
 
-Starts a server of its own (the session's must stay up), so it is marked slow."""
+Each test starts a server of its own (the session's must stay up), so they are marked slow."""
 
 from __future__ import annotations
 
@@ -64,3 +65,28 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_model_dir: Path, tmp_path: 
         assert server._process.wait(timeout=60) == 0  # type: ignore[union-attr]
     finally:
         server.stop()
+
+
+def test_dead_engine_is_503(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import psutil
+
+    with ServerProcess(
+        tiny_model_dir, "--served-model-name", "tiny", "--enforce-eager", log_path=tmp_path / "serve.log"
+    ) as server:
+        assert server._process is not None
+        children = psutil.Process(server._process.pid).children(recursive=True)
+        engines = [child for child in children if "EngineCore" in " ".join([*child.cmdline(), child.name()])]
+        assert engines, [child.cmdline() for child in children]
+        for engine in engines:
+            engine.kill()
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{server.url}/health", timeout=5).status_code != 503:
+            assert time.monotonic() < deadline, "/health still 200 with a dead engine"
+            time.sleep(0.5)
+        response = httpx.post(
+            f"{server.base_url}/chat/completions",
+            json={"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+            timeout=30,
+        )
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["type"] == "service_unavailable"

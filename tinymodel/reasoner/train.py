@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import GenerationConfig, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+from transformers import PreTrainedTokenizerBase, Qwen2ForCausalLM
 
-from tinymodel._builder import TinyModelSpec
+from tinymodel._builder import TinyModelSpec, new_qwen2
 from tinymodel._tokenizer import THINK_END, build_char_tokenizer
 from tinymodel.reasoner.problems import Problem, boxed, training_problem
 
@@ -108,31 +108,6 @@ def _pad(
     return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
 
-def build_model(spec: TinyModelSpec, tokenizer: PreTrainedTokenizerBase) -> Qwen2ForCausalLM:
-    config = Qwen2Config(
-        vocab_size=spec.vocab_size,
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        max_position_embeddings=spec.max_position_embeddings,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        torch_dtype="bfloat16",
-    )
-    torch.manual_seed(spec.seed)
-    model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return model
-
-
 def learning_rate_at(step: int, config: TrainConfig) -> float:
     """Linear warmup, then cosine decay to a tenth of the peak."""
     if step < config.warmup_steps:
@@ -152,7 +127,7 @@ def train(
         torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
     tokenizer = build_char_tokenizer(config.spec.vocab_size, config.spec.max_position_embeddings)
-    model = build_model(config.spec, tokenizer).to(device)
+    model = new_qwen2(config.spec, tokenizer).to(device)
     model.train()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
