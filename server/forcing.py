@@ -5,9 +5,9 @@ produced so far; vLLM's prefix cache makes that continuation cheap (no re-prefil
 A choice moves through at most these phases:
 
 - thinking, capped at the budget (minus the wrap-up text) and at ``limit`` less the answer
-  reserve and the forced end;
-  while the minimum is not reached, the end-of-thinking token is a stop token: when the model
-  emits it early it is dropped and the extension text ("Wait", as in s1) is appended instead;
+  reserve and the forced end; while the minimum is not reached, the end-of-thinking token is a
+  stop token: when the model emits it early it is dropped and the extension text ("Wait", as in
+  s1) is appended instead, where the budget has room for it;
 - a forced end when the cap is hit: wrap-up text, the end delimiter and a blank line are appended;
 - the answer, with whatever remains of ``limit``.
 """
@@ -120,8 +120,12 @@ async def run_with_budget(
                 yield Piece(text, token_ids, logprobs)
 
         if finish == "extend":
-            if len(extension) > limit - len(completion):
-                break
+            if len(completion) + len(extension) > think_cap - len(wrapup):
+                # No room left in the budget for an extension: the model's own end stands.
+                completion.append(think.end_id)
+                thinking = False
+                yield Piece(think.end_text, [think.end_id])
+                continue
             completion += extension
             report.extensions += 1
             yield Piece(plan.extension_text, extension)

@@ -125,6 +125,22 @@ def test_extensions_are_bounded(client: openai.OpenAI, end_bias: dict[str, int])
     assert forcing(reply.choices[0])["extensions"] == 1
 
 
+def test_extensions_never_break_the_budget(client: openai.OpenAI, end_bias: dict[str, int]) -> None:
+    # Room for thinking: 12 - len(WRAPUP) = 6 tokens; one " Wait" (5) fits, a second does not.
+    reply = ask(
+        client,
+        logit_bias=end_bias,
+        thinking_token_budget=12,
+        min_thinking_tokens=12,
+        max_thinking_extensions=5,
+        thinking_extension_text=" Wait",
+    )
+    assert reply.choices[0].message.model_extra["reasoning_content"] == " Wait"
+    assert reply.usage.completion_tokens_details.reasoning_tokens == 5
+    assert forcing(reply.choices[0])["extensions"] == 1
+    assert forcing(reply.choices[0])["forced_end"] is False
+
+
 def test_stream_with_a_budget_matches_non_stream(client: openai.OpenAI) -> None:
     whole = ask(client, thinking_token_budget=9)
     stream = client.chat.completions.create(
