@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from http import HTTPStatus
+
+logger = logging.getLogger(__name__)
 
 
 class APIError(Exception):
@@ -42,3 +46,13 @@ class ModelNotFoundError(APIError):
 class EngineUnavailableError(APIError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     type = "service_unavailable"
+
+
+def stream_error_event(exc: Exception, request_id: str) -> str:
+    """An error after the stream's status line was sent goes in-band, as an SSE event."""
+    if isinstance(exc, APIError):
+        body = exc.to_dict()
+    else:
+        logger.exception("stream %s failed", request_id, exc_info=exc)
+        body = error_body(f"generation failed: {type(exc).__name__}", "internal_server_error", 500)
+    return f"data: {json.dumps(body)}\n\n"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateError
 
 from reasoning_formats import ReasoningSplitter, ThinkFormat
-from server.errors import APIError, InvalidRequestError, error_body
+from server.errors import InvalidRequestError, stream_error_event
 from server.forcing import Piece, ThinkTokens, merge_choices, run_plain, run_with_budget
 from server.metrics import ServerMetrics
 from server.protocol import (
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
     from vllm import RequestOutput, SamplingParams
     from vllm.v1.engine.async_llm import AsyncLLM
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -166,13 +162,8 @@ class ChatService:
                             )
                         ]
                     )
-        except Exception as exc:  # the status line is already sent: report the error in-band
-            if isinstance(exc, APIError):
-                body = exc.to_dict()
-            else:
-                logger.exception("stream %s failed", request_id)
-                body = error_body(f"generation failed: {type(exc).__name__}", "internal_server_error", 500)
-            yield f"data: {json.dumps(body)}\n\n"
+        except Exception as exc:
+            yield stream_error_event(exc, request_id)
             yield "data: [DONE]\n\n"
             return
         if request.stream_options and request.stream_options.include_usage:

@@ -3,14 +3,12 @@ thinking control (the caller owns the prompt format)."""
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from server.errors import APIError, InvalidRequestError, error_body
+from server.errors import InvalidRequestError, stream_error_event
 from server.forcing import Piece, merge_choices, run_plain
 from server.metrics import ServerMetrics
 from server.protocol import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse, Usage
@@ -20,8 +18,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
     from vllm import SamplingParams
     from vllm.v1.engine.async_llm import AsyncLLM
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,13 +83,8 @@ class CompletionService:
                         logprobs=logprobs,  # type: ignore[arg-type]
                     )
                     yield event([choice])
-        except Exception as exc:  # the status line is already sent: report the error in-band
-            if isinstance(exc, APIError):
-                body = exc.to_dict()
-            else:
-                logger.exception("stream %s failed", request_id)
-                body = error_body(f"generation failed: {type(exc).__name__}", "internal_server_error", 500)
-            yield f"data: {json.dumps(body)}\n\n"
+        except Exception as exc:
+            yield stream_error_event(exc, request_id)
         else:
             if request.stream_options and request.stream_options.include_usage:
                 yield event([], usage=self._usage(prompt_ids, choices))
