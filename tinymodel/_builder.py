@@ -7,9 +7,16 @@ import string
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import GenerationConfig, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    GenerationConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from tinymodel._tokenizer import build_char_tokenizer
 
@@ -92,12 +99,24 @@ def build_tiny_model(
         model.lm_head.weight[_unprintable_ids(tokenizer)] = 0
     model = model.to(torch.bfloat16)
 
+    return save_model_atomically(out, model, tokenizer, "tinymodel.json", asdict(spec))
+
+
+def save_model_atomically(
+    out: Path,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    record_name: str,
+    record: dict[str, Any],
+) -> Path:
+    """Save an HF model directory with a JSON record of how it was made, into a temporary sibling
+    renamed at the end: an interrupted save never leaves a half model behind."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        (staging / "tinymodel.json").write_text(json.dumps(asdict(spec), indent=2) + "\n")
+        (staging / record_name).write_text(json.dumps(record, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

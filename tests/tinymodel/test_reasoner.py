@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
-from transformers import AutoConfig, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from tinymodel import build_char_tokenizer
 from tinymodel._builder import TinyModelSpec
@@ -22,7 +22,7 @@ from tinymodel.reasoner.problems import (
     random_problem,
     training_problem,
 )
-from tinymodel.reasoner.train import IGNORE_INDEX, TrainConfig, train, training_sample
+from tinymodel.reasoner.train import IGNORE_INDEX, TrainConfig, save_model, train, training_sample
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "tinymodel" / "weights"
 LINE = re.compile(r"^(\d+)([+\-*])(\d+): (.+) =(\d+)$")
@@ -119,14 +119,20 @@ def test_training_sample_learns_only_the_assistant_part() -> None:
     assert tokenizer.decode(cut_ids).count("</think>\n\n") == 1
 
 
-def test_cpu_training_is_bit_deterministic() -> None:
+def test_cpu_training_is_bit_deterministic_and_saves_atomically(tmp_path: Path) -> None:
     small = TinyModelSpec(hidden_size=128, intermediate_size=128, num_hidden_layers=1, num_attention_heads=4,
                           num_key_value_heads=4, max_position_embeddings=1024)  # fmt: skip
     config = replace(TrainConfig(), spec=small, steps=2, batch_size=4, bucket=2)
-    first, _ = train(config)
+    first, tokenizer = train(config)
     second, _ = train(config)
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+    out = save_model(first, tokenizer, config, tmp_path / "model", {"note": "test"})
+    assert [p.name for p in tmp_path.iterdir()] == ["model"], "no staging directory left behind"
+    assert json.loads((out / "tiny_reasoner.json").read_text())["note"] == "test"
+    reloaded = AutoModelForCausalLM.from_pretrained(out, dtype=torch.bfloat16)
+    for (name, a), (_, b) in zip(first.state_dict().items(), reloaded.state_dict().items(), strict=True):
+        assert torch.equal(a.to(torch.bfloat16), b), name
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,8 @@ threads.
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedTokenizerBase, Qwen2ForCausalLM
 
-from tinymodel._builder import TinyModelSpec, new_qwen2
+from tinymodel._builder import TinyModelSpec, new_qwen2, save_model_atomically
 from tinymodel._tokenizer import THINK_END, build_char_tokenizer
 from tinymodel.reasoner.problems import Problem, boxed, training_problem
 
@@ -161,20 +158,10 @@ def save_model(
     model: Qwen2ForCausalLM, tokenizer: PreTrainedTokenizerBase, config: TrainConfig, out: Path, meta: dict
 ) -> Path:
     """Write the model as bf16 safetensors plus tokenizer, atomically (temp dir, then rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        model.to("cpu", torch.bfloat16).save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        record = {"train_config": asdict(config), **meta}
-        (staging / "tiny_reasoner.json").write_text(json.dumps(record, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
+    record = {"train_config": asdict(config), **meta}
+    return save_model_atomically(
+        out, model.to("cpu", torch.bfloat16), tokenizer, "tiny_reasoner.json", record
+    )
 
 
 @torch.no_grad()
