@@ -107,6 +107,11 @@ class CompletionRequest(SamplingRequest):
     echo: bool = False
 
 
+# vLLM's reasons pass through as they are: beside OpenAI's "stop" and "length" it may say "abort" or
+# "repetition", and a response must not fail validation over a reason it did not foresee.
+FinishReason = str
+
+
 class CompletionTokensDetails(BaseModel):
     reasoning_tokens: int = 0
 
@@ -159,7 +164,7 @@ class BudgetForcingReport(BaseModel):
 class ChatChoice(BaseModel):
     index: int
     message: ResponseMessage
-    finish_reason: Literal["stop", "length", "abort"] | None
+    finish_reason: FinishReason | None
     logprobs: ChoiceLogprobs | None = None
     budget_forcing: BudgetForcingReport | None = None
 
@@ -183,7 +188,7 @@ class DeltaMessage(BaseModel):
 class ChatChunkChoice(BaseModel):
     index: int
     delta: DeltaMessage
-    finish_reason: Literal["stop", "length", "abort"] | None = None
+    finish_reason: FinishReason | None = None
     logprobs: ChoiceLogprobs | None = None
     budget_forcing: BudgetForcingReport | None = None  # on the chunk that finishes the choice
 
@@ -207,7 +212,7 @@ class CompletionLogprobs(BaseModel):
 class CompletionChoice(BaseModel):
     index: int
     text: str
-    finish_reason: Literal["stop", "length", "abort"] | None = None
+    finish_reason: FinishReason | None = None
     logprobs: CompletionLogprobs | None = None
 
 

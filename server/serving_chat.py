@@ -113,7 +113,7 @@ class ChatService:
                     message=ResponseMessage(
                         content=state.answer, reasoning_content=reasoning, reasoning=reasoning
                     ),
-                    finish_reason=state.finish_reason,  # type: ignore[arg-type]
+                    finish_reason=state.finish_reason,
                     logprobs=ChoiceLogprobs(content=state.logprobs) if request.logprobs else None,
                     budget_forcing=state.report,
                 )
@@ -156,7 +156,7 @@ class ChatService:
                             ChatChunkChoice(
                                 index=index,
                                 delta=delta,
-                                finish_reason=state.finish_reason,  # type: ignore[arg-type]
+                                finish_reason=state.finish_reason,
                                 logprobs=ChoiceLogprobs(content=logprobs) if logprobs else None,
                                 budget_forcing=state.report if state.finish_reason else None,
                             )
@@ -256,18 +256,18 @@ class ChatService:
             reasoning, answer = "", piece.text
         else:
             reasoning, answer = state.splitter.feed(piece.text)
-        if piece.finish_reason is not None:
-            state.finish_reason = piece.finish_reason
-            state.report = piece.report
-            if state.splitter is not None:
-                tail_reasoning, tail_answer = state.splitter.finish()
-                reasoning += tail_reasoning
-                answer += tail_answer
+        finished = piece.finish_reason is not None
+        if finished and state.splitter is not None:
+            tail_reasoning, tail_answer = state.splitter.finish()
+            reasoning += tail_reasoning
+            answer += tail_answer
         state.reasoning += reasoning
         state.answer += answer
         if answer and state.first_answer_at is None:
             state.first_answer_at = time.monotonic()
-        if piece.finish_reason is not None:
+        if finished:
+            state.finish_reason = piece.finish_reason
+            state.report = piece.report
             self._observe(state)
         logprobs = self._logprobs(piece, request.top_logprobs or 0) if request.logprobs else []
         state.logprobs += logprobs

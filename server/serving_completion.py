@@ -53,7 +53,7 @@ class CompletionService:
             id=request_id,
             model=self.model_name,
             choices=[
-                CompletionChoice(index=i, text=c.text, finish_reason=c.finish_reason, logprobs=c.logprobs)  # type: ignore[arg-type]
+                CompletionChoice(index=i, text=c.text, finish_reason=c.finish_reason, logprobs=c.logprobs)
                 for i, c in enumerate(choices)
             ],
             usage=self._usage(prompt_ids, choices),
@@ -80,7 +80,7 @@ class CompletionService:
                         index=index,
                         text=piece.text,
                         finish_reason=piece.finish_reason,
-                        logprobs=logprobs,  # type: ignore[arg-type]
+                        logprobs=logprobs,
                     )
                     yield event([choice])
         except Exception as exc:
