@@ -9,6 +9,7 @@ that are the same in every supported release (``SamplingParams``, ``AsyncLLM.gen
 Differences, by release (read from each release's source):
 - 0.26: request errors are ``VLLMValidationError`` / ``VLLMNotFoundError`` /
   ``VLLMUnprocessableEntityError`` with no common base; 0.27+ adds ``VLLMClientError`` above them.
+- 0.26-0.30 have the AllSpark W4A16 kernel between Machete and Marlin; 0.31+ do not.
 - 0.26-0.33: ``AsyncLLM.from_engine_args`` defaults to ``UsageContext.ENGINE_CONTEXT``, which gets
   the scheduler's generic batch defaults; ``vllm serve`` passes ``OPENAI_API_SERVER`` (8192 batched
   tokens and 1024 sequences on an 80 GB-class GPU in 0.26; 0.32 raised the batched tokens to 16384
@@ -43,8 +44,9 @@ _CLIENT_ERROR_NAMES: tuple[tuple[str, ...], ...] = (
     ("VLLMValidationError", "VLLMNotFoundError", "VLLMUnprocessableEntityError"),  # 0.26
 )
 # W4A16 kernels ``serve --w4a16-kernel`` can ask for, and what each one disables so that vLLM's
-# own choice (the first capable kernel in its priority list) lands on it. On Hopper vLLM's order is
-# CutlassW4A8, Machete, AllSpark, Marlin, ...; CutlassW4A8 only takes W4A8 layers.
+# own choice (the first capable kernel in its CUDA priority list) lands on it. That list is
+# CutlassW4A8 (W4A8 layers only), Machete (Hopper only), AllSpark (up to 0.30), Marlin, ...
+# in every supported release; naming a kernel a release lacks is harmless.
 W4A16_KERNELS: dict[str, tuple[str, ...]] = {
     "auto": (),
     "machete": (),

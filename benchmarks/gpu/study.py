@@ -361,9 +361,7 @@ def command_run(args: argparse.Namespace) -> None:
             continue
         need = estimated_seconds(cell, work, args.shape)
         if deadline and time.monotonic() + need > deadline:
-            log(
-                f"stop: {cell.key} needs ~{need:.0f} s, {deadline - time.monotonic():.0f} s left"
-            )
+            log(f"stop: {cell.key} needs ~{need:.0f} s, {deadline - time.monotonic():.0f} s left")
             break
         try:
             record = measure(cell, args.shape, work, args.tensor_parallel_size, args.gpu_memory_utilization)
