@@ -54,14 +54,14 @@ class Load:
 
 
 LOADS: dict[str, Load] = {
-    "c1": Load("c1", "concurrency:1", "random:256:512", 5),
-    "c16": Load("c16", "concurrency:16", "random:256:512", 48),
-    "c64": Load("c64", "concurrency:64", "random:256:512", 192),
+    "c1": Load("c1", "concurrency:1", "random:256:512", 4),
+    "c16": Load("c16", "concurrency:16", "random:256:512", 32),
+    "c64": Load("c64", "concurrency:64", "random:256:512", 128),
     "c256": Load("c256", "concurrency:256", "random:256:512", 512),
     "reasoning": Load("reasoning", "concurrency:64", "random:256:4096", 64),
     # Budget forcing at equal length: thinking cut at 256 tokens, then the answer to 512 in all.
-    "c1-forced": Load("c1-forced", "concurrency:1", "random:256:512", 5, {"max_thinking_tokens": 256}),
-    "c64-forced": Load("c64-forced", "concurrency:64", "random:256:512", 192, {"max_thinking_tokens": 256}),
+    "c1-forced": Load("c1-forced", "concurrency:1", "random:256:512", 4, {"max_thinking_tokens": 256}),
+    "c64-forced": Load("c64-forced", "concurrency:64", "random:256:512", 128, {"max_thinking_tokens": 256}),
 }
 THROUGHPUT_LOADS = ("c1", "c16", "c64", "c256")
 
@@ -71,7 +71,7 @@ class Cell:
     scheme: str
     kernel: str = "auto"
     server: str = "serve"  # or "vllm": vLLM's own OpenAI server on the same engine arguments
-    loads: tuple[str, ...] = THROUGHPUT_LOADS
+    loads: tuple[str, ...] = ("c1", "c64", "c256")
 
     @property
     def key(self) -> str:
@@ -80,23 +80,24 @@ class Cell:
 
 FULL = (*THROUGHPUT_LOADS, "reasoning")
 PLANS: dict[str, tuple[Cell, ...]] = {
-    # What matters most first: bf16 vs W4A16 with each kernel, FP8 weights, FP8 KV; then the rest.
+    # What matters most first: bf16 vs W4A16 with each kernel, serve vs vLLM's server, FP8 weights,
+    # FP8 KV; then the rest. A 30-minute lease holds about the first six.
     "priority": (
         Cell("bf16", loads=(*FULL, "c1-forced", "c64-forced")),
-        Cell("w4a16", "machete", loads=FULL),
+        Cell("w4a16", "machete", loads=THROUGHPUT_LOADS),
         Cell("w4a16", "marlin", loads=FULL),
+        Cell("bf16", server="vllm"),
         Cell("w8a8-fp8"),
-        Cell("fp8-kv", loads=FULL),
-        Cell("bf16", server="vllm", loads=("c1", "c64", "c256")),
+        Cell("fp8-kv", loads=("c1", "c64", "c256", "reasoning")),
+        Cell("w4a16+fp8-kv", "marlin", loads=("c1", "c64", "c256", "reasoning")),
         Cell("w4a16-awq", "marlin"),
         Cell("w8a8-int8"),
-        Cell("w4a16+fp8-kv", "marlin", loads=FULL),
     ),
     # A dry run on a CPU (tiny shape): the whole path, with vLLM's own server and budget forcing.
     "dry": (Cell("bf16", loads=("c1", "c1-forced")), Cell("bf16", server="vllm", loads=("c1",))),
 }
 # Seconds a cell needs beyond its loads (engine start, a quantization), for --budget-s.
-CELL_OVERHEAD_S = 110
+CELL_OVERHEAD_S = 85
 QUANTIZE_S = {
     "w4a16": 120,
     "w4a16-awq": 240,
@@ -248,7 +249,7 @@ def run_load(url: str, load: Load, out: Path, api_key: str | None = None) -> dic
     command = [
         sys.executable, "-m", "loadtest", "--endpoint", f"{url}/v1", "--model", "study", "--api", "chat",
         "--profile", load.profile, "--dataset", load.dataset, "--num-requests", str(load.num_requests),
-        "--warmup", "2", "--temperature", str(TEMPERATURE), "--slo", SLO, "--out", str(out), "--seed", "0",
+        "--warmup", "1", "--temperature", str(TEMPERATURE), "--slo", SLO, "--out", str(out), "--seed", "0",
     ]  # fmt: skip
     if load.extra_body:
         command += ["--extra-body", json.dumps(load.extra_body)]
