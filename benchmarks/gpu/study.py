@@ -198,6 +198,7 @@ def running_server(
     from server.launcher import free_port
 
     port = free_port()
+    wait_for_free_gpu()
     command, env = server_command(cell, model, port, tp, memory)
     log(f"start {cell.key}: {' '.join(command[1:])}")
     started = time.monotonic()
@@ -225,6 +226,25 @@ def running_server(
                 process.wait()
 
 
+def wait_for_free_gpu(timeout: float = 60) -> None:
+    """The last server's engine processes may still be releasing device memory."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            used = subprocess.run(
+                ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+        except (OSError, subprocess.CalledProcessError):
+            return  # no NVIDIA GPU (a dry run on a CPU)
+        if all(int(mib) < 2048 for mib in used):
+            return
+        time.sleep(1)
+    log("warning: GPU memory still in use after the last server stopped")
+
+
 def engine_facts(log_text: str) -> dict[str, Any]:
     """What vLLM's engine logged at start: weight memory, KV cache size, kernels, compile time."""
     facts: dict[str, Any] = {}
@@ -245,9 +265,9 @@ def engine_facts(log_text: str) -> dict[str, Any]:
     return facts
 
 
-def run_load(url: str, load: Load, out: Path, api_key: str | None = None) -> dict[str, Any]:
+def run_load(url: str, load: Load, out: Path, model: str = "study") -> dict[str, Any]:
     command = [
-        sys.executable, "-m", "loadtest", "--endpoint", f"{url}/v1", "--model", "study", "--api", "chat",
+        sys.executable, "-m", "loadtest", "--endpoint", f"{url}/v1", "--model", model, "--api", "chat",
         "--profile", load.profile, "--dataset", load.dataset, "--num-requests", str(load.num_requests),
         "--warmup", "1", "--temperature", str(TEMPERATURE), "--slo", SLO, "--out", str(out), "--seed", "0",
     ]  # fmt: skip
@@ -282,10 +302,14 @@ def measure(cell: Cell, shape: str, work: Path, tp: int, memory: float) -> dict[
         for name in cell.loads:
             load = LOADS[name]
             log(f"{cell.key}: load {name} ({load.profile}, {load.dataset}, {load.num_requests} requests)")
-            record["loads"][name] = run_load(
-                url, load, work / "loadtest" / f"{shape}-{cell.key.replace('|', '-')}-{name}"
-            )
-            row = record["loads"][name]
+            out = work / "loadtest" / f"{shape}-{cell.key.replace('|', '-')}-{name}"
+            try:
+                row = run_load(url, load, out)
+            except RuntimeError as exc:  # the other loads of the cell still count
+                log(f"  {exc}")
+                record["loads"][name] = {"error": str(exc)[-2000:]}
+                continue
+            record["loads"][name] = row
             log(
                 f"  {row['output_throughput']:.1f} tok/s, median TTFT {row['median_ttft_ms']:.1f} ms, "
                 f"ITL {row['median_itl_ms']:.2f} ms"

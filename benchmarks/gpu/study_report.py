@@ -224,6 +224,30 @@ def forcing_table(base: dict[str, Any] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def not_measured(records: list[dict[str, Any]]) -> str:
+    """The priority plan's cells and loads that are not in the results, per shape."""
+    from study import PLANS
+
+    lines = []
+    for shape in sorted({r["shape"] for r in records}):
+        done = {r["key"]: r for r in records if r["shape"] == shape}
+        for cell in PLANS["priority"]:
+            record = done.get(cell.key)
+            if record is None:
+                lines.append(f"- {shape}: {cell.key.replace('|', ', ')}: not run")
+            elif "error" in record:
+                lines.append(f"- {shape}: {cell.key.replace('|', ', ')}: failed (above)")
+            else:
+                missing = [
+                    name for name in cell.loads if "output_throughput" not in record["loads"].get(name, {})
+                ]
+                if missing:
+                    lines.append(
+                        f"- {shape}: {cell.key.replace('|', ', ')}: loads {', '.join(missing)} not measured"
+                    )
+    return "\n".join(lines) or "- every cell of the priority plan was measured"
+
+
 def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
     import matplotlib
 
@@ -288,7 +312,9 @@ def write_report(paths: list[Path], out: Path) -> None:
         "(benchmarks/gpu/README.md has the commands); the analysis after the tables is "
         f"benchmarks/gpu/analysis.md.\n\nHost: {versions}.\n\n"
         + tables(records)
-        + "\n"
+        + "\n\n**Cells of the plan not in these results:**\n\n"
+        + not_measured(records)
+        + "\n\n"
         + images
         + "\n\n"
         + analysis
