@@ -6,7 +6,8 @@
 set -euo pipefail
 # NVLink multicast can take a shared host's GPUs out of service: off in every process started here.
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 PYTHONUNBUFFERED=1
-[ -d /tmp/site/vllm ] || bash .gpubundle/unpack-on-device.sh
+# Idempotent; also unpacks llm-compressor's site (q.tar.xz) whenever that comes with a call.
+[ -f .gpubundle/unpack-on-device.sh ] && bash .gpubundle/unpack-on-device.sh
 if [ -d .gpubundle/extra ] && [ -d /tmp/site/vllm ] && [ ! -e /tmp/site/.extra ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpubundle/extra/*.whl
   touch /tmp/site/.extra

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -203,7 +204,10 @@ def running_server(
     log(f"start {cell.key}: {' '.join(command[1:])}")
     started = time.monotonic()
     with log_path.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        # Its own process group: the engine's processes go with it even when it is killed mid-start.
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             while True:
@@ -224,6 +228,8 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
 
 
 def wait_for_free_gpu(timeout: float = 60) -> None:
