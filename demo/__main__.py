@@ -11,7 +11,13 @@ from typing import Any
 
 from rich.console import Console
 
-from demo.eval_step import DEFAULT_BUDGETS, EvalStepError, compare_schemes, evaluate_thinking_budgets
+from demo.eval_step import (
+    DEFAULT_BUDGETS,
+    UNLIMITED,
+    EvalStepError,
+    compare_schemes,
+    evaluate_thinking_budgets,
+)
 from demo.quantize_step import SCHEMES, quantize_step
 from server.launcher import ServerProcess
 from tinymodel import REASONER_DIR
@@ -23,7 +29,7 @@ def default_workdir() -> Path:
 
 def _budgets(text: str) -> tuple[int | None, ...]:
     try:
-        return tuple(None if part == "unlimited" else int(part) for part in text.split(","))
+        return tuple(UNLIMITED if part == "unlimited" else int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a list of budgets: {text!r}") from None
 

@@ -15,7 +15,7 @@ from evalclient.benchmarks import BENCHMARKS, Benchmark, DataUnavailableError, g
 from evalclient.benchmarks.base import BenchmarkOptionError
 from evalclient.benchmarks.sources import DATA_DIR_ENV
 from evalclient.protocols import PROTOCOLS, UnknownProtocolError, get_protocol
-from evalclient.records import RunConfig, SamplingConfig
+from evalclient.records import SERVER_DEFAULT_BUDGET, UNLIMITED_BUDGET, RunConfig, SamplingConfig
 
 BUDGET_FIELDS = ("thinking_token_budget", "max_thinking_tokens")
 
@@ -32,20 +32,24 @@ def _int_list(text: str, what: str) -> list[int]:
 
 
 def parse_budgets(text: str) -> list[int | None]:
-    """``0,64,128,unlimited`` -> [0, 64, 128, None]."""
+    """``0,64,128,unlimited,default`` -> [0, 64, 128, -1, None]: ``unlimited`` (or -1) is sent as -1,
+    an explicit no-limit; ``default`` sends no budget, so the server's ``--thinking-budget`` applies."""
     budgets: list[int | None] = []
     for part in (piece.strip() for piece in text.split(",")):
-        if part in ("unlimited", "none", "inf"):
-            budgets.append(None)
+        if part in ("unlimited", "inf"):
+            budgets.append(UNLIMITED_BUDGET)
+            continue
+        if part in ("default", "none"):
+            budgets.append(SERVER_DEFAULT_BUDGET)
             continue
         try:
             value = int(part)
         except ValueError:
             raise UsageError(
-                f"--thinking-budget: {part!r} is neither a token count nor 'unlimited'"
+                f"--thinking-budget: {part!r} is neither a token count, 'unlimited' nor 'default'"
             ) from None
-        if value < 0:
-            raise UsageError(f"--thinking-budget: {value} is negative")
+        if value < UNLIMITED_BUDGET:
+            raise UsageError(f"--thinking-budget: {value} is negative (-1 is unlimited)")
         budgets.append(value)
     if len(set(budgets)) != len(budgets):
         raise UsageError("--thinking-budget: a budget is listed twice")
@@ -83,8 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, help="nucleus sampling (default: the endpoint's)")
     parser.add_argument(
         "--thinking-budget",
-        default="unlimited",
-        help="comma-separated thinking-token budgets to sweep, e.g. 0,64,128,unlimited (default unlimited)",
+        default="default",
+        help=(
+            "comma-separated thinking-token budgets to sweep, e.g. 0,64,128,unlimited; 'unlimited' sends -1 "
+            "(no limit, over the server's --thinking-budget), 'default' sends none (the default)"
+        ),
     )
     parser.add_argument(
         "--budget-field", choices=BUDGET_FIELDS, default=BUDGET_FIELDS[0], help="request field"

@@ -29,7 +29,8 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-random")
 
 
-def _serve(model: Path, served_name: str, log_path: Path) -> ServerProcess:
+def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> ServerProcess:
+    """``serve`` with the flags every test server shares, then ``extra_args``."""
     from server.launcher import ServerProcess
 
     return ServerProcess(
@@ -50,6 +51,7 @@ def _serve(model: Path, served_name: str, log_path: Path) -> ServerProcess:
         WRAPUP,
         "--effort-budgets",
         ",".join(f"{level}={tokens}" for level, tokens in EFFORT_BUDGETS.items()),
+        *extra_args,
         api_key=API_KEY,
         log_path=log_path,
     )

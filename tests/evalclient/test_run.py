@@ -176,8 +176,22 @@ def test_scoring_the_full_output(stub: Callable[..., StubThread], tmp_path: Path
     assert read_samples(tmp_path / "f")[0].extracted == "6"
 
 
+def test_the_unlimited_row_sends_minus_one_and_the_default_row_sends_nothing(
+    stub: Callable[..., StubThread], tmp_path: Path
+) -> None:
+    endpoint = stub(toy_answers(right=2, limit=2))
+    assert run_cli(endpoint, tmp_path, "--limit", "2", "--thinking-budget", "16,unlimited,default") == 0
+    sent = {
+        r.thinking_budget: r.request.get("thinking_token_budget", "absent") for r in read_samples(tmp_path)
+    }
+    assert sent == {16: 16, -1: -1, None: "absent"}
+    report = (tmp_path / "report.md").read_text()
+    assert "| toy-arith | unlimited |" in report and "| toy-arith | default |" in report
+
+
 def test_parse_budgets() -> None:
-    assert parse_budgets("0,64,128,unlimited") == [0, 64, 128, None]
+    assert parse_budgets("0,64,128,unlimited,default") == [0, 64, 128, -1, None]
+    assert parse_budgets("-1,none") == [-1, None]
 
 
 @pytest.mark.parametrize(
