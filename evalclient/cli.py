@@ -16,6 +16,7 @@ from evalclient.benchmarks.base import BenchmarkOptionError
 from evalclient.benchmarks.sources import DATA_DIR_ENV
 from evalclient.protocols import PROTOCOLS, UnknownProtocolError, get_protocol
 from evalclient.records import SERVER_DEFAULT_BUDGET, UNLIMITED_BUDGET, RunConfig, SamplingConfig
+from reasoning_formats import UnknownThinkFormatError, get_think_format
 
 BUDGET_FIELDS = ("thinking_token_budget", "max_thinking_tokens")
 
@@ -148,12 +149,10 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[Benchmark]
     data_dir = args.data_dir or (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
     if data_dir is not None and not data_dir.is_dir():
         raise UsageError(f"--data-dir: {data_dir} is not a directory")
-    from reasoning_formats import THINK_FORMATS
-
-    if args.think_format not in THINK_FORMATS:
-        raise UsageError(
-            f"--think-format: unknown {args.think_format!r}; valid: {', '.join(sorted(THINK_FORMATS))}"
-        )
+    try:
+        get_think_format(args.think_format)
+    except UnknownThinkFormatError as exc:
+        raise UsageError(f"--think-format: {exc}") from None
     config = RunConfig(
         endpoint=args.endpoint.rstrip("/"),
         model=args.model,

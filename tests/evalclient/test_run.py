@@ -205,6 +205,10 @@ def test_parse_budgets() -> None:
         (["--benchmark", "toy-arith", "--thinking-budget", "lots"], "evalclient: --thinking-budget: 'lots'"),
         (["--benchmark", "toy-arith", "--endpoint", "http://127.0.0.1:9/v1"], "evalclient: cannot reach"),
         (["--benchmark", "toy-arith", "--protocol", "nope"], "usage:"),
+        (
+            ["--benchmark", "toy-arith", "--think-format", "r2"],
+            "evalclient: --think-format: unknown think format 'r2'; valid: deepseek-r1, qwen3, qwq",
+        ),
         (["--benchmark", "aime25"], "evalclient: cannot load yentinglin/aime_2025 from the Hugging Face hub"),
     ],
 )
