@@ -18,7 +18,7 @@ from demo.eval_step import (
     compare_schemes,
     evaluate_thinking_budgets,
 )
-from demo.quantize_step import SCHEMES, quantize_step
+from demo.quantize_step import COMBINED_SCHEMES, quantize_step
 from server.launcher import ServerProcess
 from tinymodel import REASONER_DIR
 
@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, default=default_workdir(), help="artifacts, runs, logs")
     parser.add_argument(
-        "--schemes", type=_schemes, default=SCHEMES, help=f"comma-separated (default: {','.join(SCHEMES)})"
+        "--schemes",
+        type=_schemes,
+        help=(
+            "comma-separated (default: every scheme `quantize --list-schemes` has, and "
+            f"{','.join(COMBINED_SCHEMES)})"
+        ),
     )
     parser.add_argument(
         "--budgets",

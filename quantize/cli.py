@@ -23,9 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: quantize --model ./tiny --scheme w8a8-int8 --out ./artifacts/tiny-w8a8",
     )
     parser.add_argument("--model", help="source model: HF directory or hub id")
-    parser.add_argument(
-        "--scheme", help="w4a16, w4a16-awq, w8a8-int8, w8a8-fp8, w3a16, fp8-kv, bf16, or A+fp8-kv"
-    )
+    parser.add_argument("--scheme", help=f"{', '.join(SCHEMES)}, or WEIGHT+fp8-kv (see --list-schemes)")
     parser.add_argument("--out", type=Path, help="artifact directory to create (written atomically)")
     parser.add_argument("--calib", default="reasoning", help="reasoning | FILE.jsonl | hub:NAME[:split]")
     parser.add_argument("--num-samples", type=int, default=256, help="calibration samples")
