@@ -43,7 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tensor-parallel-size",
         type=int,
-        help=f"GPUs per replica (default: {_default('tensor_parallel_size')})",
+        help=f"GPUs each layer is sharded over (default: {_default('tensor_parallel_size')})",
+    )
+    parser.add_argument(
+        "--pipeline-parallel-size",
+        type=int,
+        help=f"pipeline stages, layers split (default: {_default('pipeline_parallel_size')})",
+    )
+    parser.add_argument(
+        "--data-parallel-size",
+        type=int,
+        help=(
+            "engine copies behind this server, each on tensor x pipeline GPUs "
+            f"(default: {_default('data_parallel_size')})"
+        ),
     )
     parser.add_argument(
         "--kv-cache-dtype", help=f"KV cache dtype, e.g. auto or fp8 (default: {_default('kv_cache_dtype')})"
