@@ -19,7 +19,7 @@ from demo.eval_step import (
     evaluate_thinking_budgets,
 )
 from demo.quantize_step import COMBINED_SCHEMES, quantize_step
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tinymodel import REASONER_DIR
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from server.launcher import ServerProcess, ServerStartError
+from launcher import ServerProcess, ServerStartError
 from tinymodel import REASONER_DIR
 
 PROMPTS = Path(__file__).resolve().parents[1] / "evalclient" / "data" / "toy-arith.jsonl"

@@ -98,7 +98,7 @@ def generate_traces(
     think_format: ThinkFormat | None = None,
 ) -> list[TraceRecord]:
     """Start ``serve`` on the source model (serving environment), collect traces, stop it."""
-    from server.launcher import ServerProcess, ServerStartError
+    from launcher import ServerProcess, ServerStartError
 
     python = serve_python()
     if python is None:

@@ -11,7 +11,7 @@ import pytest
 from tinymodel import REASONER_DIR, build_tiny_model
 
 if TYPE_CHECKING:
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
 
 SERVED_MODEL_NAME = "tiny"
 REASONER_MODEL_NAME = "tiny-reasoner"
@@ -31,7 +31,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> ServerProcess:
     """``serve`` with the flags every test server shares, then ``extra_args``."""
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
 
     return ServerProcess(
         model,

@@ -11,7 +11,7 @@ import openai
 import pytest
 from transformers import AutoTokenizer
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import EFFORT_BUDGETS, SERVED_MODEL_NAME, WRAPUP
 from tests.server.conftest import metric
 
