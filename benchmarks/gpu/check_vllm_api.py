@@ -44,6 +44,8 @@ CALLS = (
         for name in (
             "model",
             "served_model_name",
+            "pipeline_parallel_size",
+            "data_parallel_size",
             "max_model_len",
             "tensor_parallel_size",
             "kv_cache_dtype",

@@ -23,7 +23,7 @@ import openai
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from server.launcher import ServerProcess  # noqa: E402
+from launcher import ServerProcess  # noqa: E402
 from tinymodel import REASONER_DIR  # noqa: E402
 
 BUDGET = 8

@@ -196,7 +196,7 @@ def server_command(
 def running_server(
     cell: Cell, model: Path, log_path: Path, tp: int, memory: float
 ) -> Iterator[tuple[str, float]]:
-    from server.launcher import free_port
+    from launcher import free_port
 
     port = free_port()
     wait_for_free_gpu()

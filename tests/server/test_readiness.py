@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.server

@@ -12,7 +12,7 @@ import pytest
 
 from server import app as server_app
 from server import vllm_compat
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
