@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from launcher import ServerProcess
 from server import app as server_app
 from server import vllm_compat
-from launcher import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
