@@ -70,56 +70,16 @@ class RandomModelRecord:
 def build_vocab_tokenizer(
     vocab_size: int, model_max_length: int = MAX_POSITIONS
 ):  # -> PreTrainedTokenizerFast
-    """R1's special and think tokens, the 256 byte tokens, then ordinary filler words up to ``vocab_size``."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
-    from tokenizers.models import BPE
-    from transformers import PreTrainedTokenizerFast
+    """The tiny models' byte-level tokenizer, its spare ids filled with ordinary words."""
+    from tinymodel import build_char_tokenizer
 
-    from tinymodel._tokenizer import (
-        BOS,
-        CHAT_TEMPLATE,
-        EOS,
-        PAD,
-        QWEN2_PRETOKENIZE_REGEX,
-        SPECIAL_TOKENS,
-        THINK_TOKENS,
-        UNK,
-    )
-
-    vocab: dict[str, int] = {}
-    for token in [*SPECIAL_TOKENS, *THINK_TOKENS, *sorted(pre_tokenizers.ByteLevel.alphabet())]:
-        vocab.setdefault(token, len(vocab))
     # "Ġ" is the byte-level spelling of a space: fillers decode to " ab", " xyz"...
     words = (
         "Ġ" + "".join(letters)
         for n in (2, 3, 4)
         for letters in itertools.product(string.ascii_lowercase, repeat=n)
     )
-    for word in words:
-        if len(vocab) >= vocab_size:
-            break
-        vocab.setdefault(word, len(vocab))
-    backend = Tokenizer(BPE(vocab=vocab, merges=[], fuse_unk=False, byte_fallback=False))
-    backend.normalizer = normalizers.NFC()
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    backend.decoder = decoders.ByteLevel()
-    backend.add_special_tokens(SPECIAL_TOKENS)
-    backend.add_tokens([AddedToken(token, special=False, normalized=False) for token in THINK_TOKENS])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        unk_token=UNK,
-        chat_template=CHAT_TEMPLATE,
-        model_max_length=model_max_length,
-        clean_up_tokenization_spaces=False,
-    )
+    return build_char_tokenizer(vocab_size, model_max_length, fill=words)
 
 
 def build_random_model(shape: str, out: Path, seed: int = 0) -> Path:
