@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from quantize.environment import serve_python
-from quantize.job import CALIBRATION_DIR, HELDOUT_FILE, QuantizeError
+from quantize.errors import QuantizeError
+from quantize.gather import CALIBRATION_DIR, HELDOUT_FILE
 from quantize.manifest import MANIFEST_NAME, mismatched_weights, read_manifest
 from quantize.schemes import resolve_scheme
 
