@@ -102,7 +102,7 @@ def allow_cpu_only_awq() -> None:
     from llmcompressor.pipelines.cache import IntermediatesCache
 
     if not torch.accelerator.is_available():
-        IntermediatesCache.pin_memory = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+        IntermediatesCache.pin_memory = lambda self, *args, **kwargs: None  # type: ignore[method-assign, unused-ignore]
 
 
 def device_name() -> str:
