@@ -17,16 +17,17 @@ from typing import Any
 
 import aiohttp
 
+from evalclient.errors import EvalclientError
 from openai_wire import error_message, read_usage, reasoning_of
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
-class EndpointError(Exception):
+class EndpointError(EvalclientError):
     """The endpoint cannot be used at all (unreachable, wrong key, model not served)."""
 
 
-class RequestFailedError(Exception):
+class RequestFailedError(EvalclientError):
     """One request failed for good (after its retries, or with a non-retryable status)."""
 
     def __init__(self, message: str, attempts: int) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import aiohttp
 
 from loadtest.datasets import Prompt
+from loadtest.errors import LoadtestError
 from loadtest.records import Chunk, RequestRecord
 from openai_wire import error_message, read_usage, reasoning_of
 from reasoning_formats import ReasoningSplitter, ThinkFormat
@@ -24,7 +25,7 @@ Api = Literal["chat", "completions"]
 PATHS: dict[Api, str] = {"chat": "/chat/completions", "completions": "/completions"}
 
 
-class EndpointError(Exception):
+class EndpointError(LoadtestError):
     """The endpoint cannot be load-tested as asked (unreachable, wrong model, refuses requests)."""
 
 

@@ -16,10 +16,11 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from quantize.errors import QuantizeError
 from reasoning_formats import ThinkFormat
 
 
-class CalibrationError(ValueError):
+class CalibrationError(QuantizeError, ValueError):
     pass
 
 
