@@ -6,6 +6,7 @@ first batch) then stays out of a load balancer instead of answering every reques
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from server.protocol import ChatCompletionRequest, CompletionRequest
@@ -22,29 +23,22 @@ async def self_test(
     chat: ChatService, completion: CompletionService, model_name: str, *, has_chat_template: bool
 ) -> str | None:
     """None when both paths served a request; else why not (one line)."""
-    checks = [
-        (
-            "completion",
-            completion.create(
-                CompletionRequest(model=model_name, prompt="Hello", max_tokens=SELF_TEST_TOKENS),
-                "selftest-cmpl",
-            ),
-        )
+    completion_request = CompletionRequest(model=model_name, prompt="Hello", max_tokens=SELF_TEST_TOKENS)
+    checks: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        ("completion", lambda: completion.create(completion_request, "selftest-cmpl"))
     ]
     if has_chat_template:  # without one, chat requests are refused by design (400), not broken
-        request = ChatCompletionRequest(
+        chat_request = ChatCompletionRequest(
             model=model_name,
             messages=[{"role": "user", "content": "Hello"}],
             max_tokens=SELF_TEST_TOKENS,
         )
-        checks.append(("chat completion", chat.create(request, "selftest-chat")))
-    for name, work in checks:
+        checks.append(("chat completion", lambda: chat.create(chat_request, "selftest-chat")))
+    for name, run in checks:
         try:
-            await work
+            await run()
         except Exception as exc:
             logger.error("startup self-test: a %s request failed", name, exc_info=True)
-            for pending in checks:  # close the coroutines not run, so none is left un-awaited
-                pending[1].close()
             return f"startup self-test: a {name} request failed: {type(exc).__name__}: {exc}"
     logger.info("startup self-test passed (%s)", ", ".join(name for name, _ in checks))
     return None

@@ -68,6 +68,7 @@ def build_sampling_params(
             optional["logit_bias"] = {int(token): bias for token, bias in request.logit_bias.items()}
         except ValueError as exc:
             raise InvalidRequestError("logit_bias keys must be token ids", param="logit_bias") from exc
+    request_errors: tuple[type[Exception], ...] = (ValueError, *vllm_compat.client_errors())
     try:
         return SamplingParams(
             max_tokens=max_tokens,
@@ -76,7 +77,7 @@ def build_sampling_params(
             output_kind=vllm_compat.delta_output_kind(),
             **optional,
         )
-    except (ValueError, *vllm_compat.client_errors()) as exc:  # vLLM's own checks, e.g. top_k, empty stop
+    except request_errors as exc:  # vLLM's own checks, e.g. top_k, empty stop
         raise InvalidRequestError(str(exc)) from exc
 
 

@@ -75,7 +75,8 @@ def client_errors() -> tuple[type[Exception], ...]:
 def engine_dead_error() -> type[Exception]:
     from vllm.v1.engine.exceptions import EngineDeadError
 
-    return EngineDeadError
+    error: type[Exception] = EngineDeadError
+    return error
 
 
 def delta_output_kind() -> Any:
