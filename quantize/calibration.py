@@ -63,19 +63,25 @@ def render_prompt(tokenizer: ChatTemplate, prompt: str) -> str:
     )
 
 
-def render_trace(tokenizer: ChatTemplate, trace: TraceRecord, eos_token: str | None) -> str:
-    """A whole trace as the model saw and wrote it: every character of reasoning and answer."""
+def render_trace_parts(tokenizer: ChatTemplate, trace: TraceRecord, eos_token: str | None) -> tuple[str, str]:
+    """A trace as the prompt the model read (through the opened think block) and what it wrote."""
     head = render_prompt(tokenizer, trace.prompt)
     # R1-style templates end the generation prompt with "<think>\n"; others get the opening from the trace.
     opened = "" if head.rstrip().endswith("<think>") else "<think>\n"
     # The server strips the blank line R1 models write after </think>; put it back.
     answer = trace.content if trace.content[:1].isspace() else f"\n\n{trace.content}"
-    return f"{head}{opened}{trace.reasoning_content}{THINK_END}{answer}{eos_token or ''}"
+    return f"{head}{opened}", f"{trace.reasoning_content}{THINK_END}{answer}{eos_token or ''}"
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def render_trace(tokenizer: ChatTemplate, trace: TraceRecord, eos_token: str | None) -> str:
+    """A whole trace as the model saw and wrote it: every character of reasoning and answer."""
+    return "".join(render_trace_parts(tokenizer, trace, eos_token))
+
+
+def read_numbered_jsonl(path: Path, what: str = "calibration") -> list[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSONL file, each with its line number (blank lines skipped)."""
     if not path.is_file():
-        raise CalibrationError(f"calibration file not found: {path}")
+        raise CalibrationError(f"{what} file not found: {path}")
     records = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -86,10 +92,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise CalibrationError(f"{path}:{number}: not JSON ({exc.msg})") from exc
         if not isinstance(record, dict):
             raise CalibrationError(f"{path}:{number}: expected a JSON object")
-        records.append(record)
+        records.append((number, record))
     if not records:
         raise CalibrationError(f"{path} holds no records")
     return records
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [record for _, record in read_numbered_jsonl(path)]
 
 
 def read_prompts(path: Path) -> list[str]:

@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Quantize a model with llm-compressor into an artifact vLLM serves as is "
             "(compressed-tensors) plus a quantreason.json manifest. Runs in the quantize "
             "environment; from the serving environment it hands itself over. "
-            "`quantize verify DIR` checks an artifact."
+            "`quantize verify DIR` checks an artifact; `quantize recover ARTIFACT` retrains one."
         ),
         epilog="example: quantize --model ./tiny --scheme w8a8-int8 --out ./artifacts/tiny-w8a8",
     )
@@ -149,9 +149,18 @@ def _run_verify(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    is_verify = bool(argv) and argv[0] == "verify"
+    command = argv[0] if argv and argv[0] in ("verify", "recover") else None
+    is_verify = command == "verify"
     # --help and usage errors answer here, in any environment
     parser = build_parser()
+    if command == "recover":
+        from quantize import recover_cli
+
+        recover_cli.parse(argv[1:])
+        if not llmcompressor_available():
+            handover(argv)
+        recover_cli.run(argv[1:])
+        return
     if is_verify:
         build_verify_parser().parse_args(argv[1:])
     else:
