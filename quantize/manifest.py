@@ -32,6 +32,19 @@ class CalibrationRecord(BaseModel):
     heldout_samples: int
 
 
+class Emulation(BaseModel):
+    """What an emulated checkpoint (``quantize emulate``) reproduces of its scheme."""
+
+    weights: bool
+    activations: bool
+    kv_cache: bool
+    dtype: str
+    summary: str  # e.g. "weights only: 4-bit weights dequantized to bfloat16"
+    not_emulated: list[str]
+    artifact: str = ""  # the artifact it was made from
+    artifact_weights: str = ""  # sha256 over that artifact's weight hashes
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     manifest_version: int = MANIFEST_VERSION
@@ -47,6 +60,9 @@ class Manifest(BaseModel):
     peak_memory_bytes: dict[str, int]
     size_bytes: int
     weights_sha256: dict[str, str]
+    # Set on an emulated checkpoint: the scheme whose quantized weights it holds, dequantized.
+    emulates: str | None = None
+    emulation: Emulation | None = None
 
 
 def sha256_file(path: Path) -> str:
