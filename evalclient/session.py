@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -35,6 +37,8 @@ from evalclient.scorer_pool import ScoringPool
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
 BUDGET_PLOT_FILE = "accuracy_vs_budget.png"
+# The endpoint's /v1/models card of the model, as it was when the run asked: what was served.
+SERVED_MODEL_FILE = "served_model.json"
 
 
 class EvalError(Exception):
@@ -118,15 +122,18 @@ async def run_session(
             pending = runner.pending(work, done)
             if pending:
                 try:
-                    await client.check(config.model)
+                    card = await client.check(config.model)
                 except EndpointError as exc:
                     raise EvalError(str(exc)) from None
+                if card is not None:
+                    dump_json(run_dir / SERVED_MODEL_FILE, card)
                 await _run_with_progress(runner, pending, len(work), progress)
         finally:
             scoring.close()
     planned = {item.key for item in work}
     records = [record for key, record in latest_by_key(load_records(run_dir)).items() if key in planned]
     summary = summarize(config.model_dump(mode="json"), records, wall_s=time.perf_counter() - started)
+    summary.served_model = _served_model(run_dir)
     dump_json(run_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
     plot = plot_budget_sweep(summary, run_dir / BUDGET_PLOT_FILE)
     report = render_report(summary)
@@ -134,6 +141,14 @@ async def run_session(
         report += f"\n![accuracy vs thinking budget]({BUDGET_PLOT_FILE})\n"
     write_atomically(run_dir / REPORT_FILE, report)
     return summary, run_dir
+
+
+def _served_model(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        card = json.loads((run_dir / SERVED_MODEL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) else None
 
 
 async def _run_with_progress(runner: Runner, pending: list, total: int, show: bool) -> None:
