@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evalclient.compare import Run, budget_label, budget_order
 from evalclient.compare_study import Study, run_title
 from evalclient.metrics import accuracy_interval
+from evalclient.outcomes import Run
+from evalclient.records import budget_label, budget_order
+from evalclient.rundir import save_figure
 
 
 def _pyplot() -> Any:
@@ -20,14 +22,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(figure: Any, path: Path) -> Path:
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    _pyplot().close(figure)
-    temporary.replace(path)
-    return path
 
 
 def _accuracy_of(run: Run, benchmark: str, budget: int | None) -> tuple[float, float, float] | None:
@@ -63,7 +57,7 @@ def plot_accuracy_by_benchmark(runs: Sequence[Run], path: Path) -> Path:
     axis.grid(axis="y", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_accuracy_vs_budget(runs: Sequence[Run], path: Path) -> Path | None:
@@ -107,7 +101,7 @@ def plot_accuracy_vs_budget(runs: Sequence[Run], path: Path) -> Path | None:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_length_distributions(runs: Sequence[Run], path: Path) -> Path | None:
@@ -136,7 +130,7 @@ def plot_length_distributions(runs: Sequence[Run], path: Path) -> Path | None:
         axis.legend()
     figure.suptitle("output length distributions")
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_accuracy_vs_weight_bits(study: Study, path: Path) -> Path | None:
@@ -177,4 +171,4 @@ def plot_accuracy_vs_weight_bits(study: Study, path: Path) -> Path | None:
     axis.grid(alpha=0.3)
     axis.legend(title=study.level_key or None)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -5,34 +5,23 @@ baseline with its interval and exact-test p-value, the same per level of the run
 (``difficulty``, MATH-500's ``level``, ...), and the change in mean reasoning length. The statistics are
 ``evalclient.compare``'s (paired by problem; bootstrap intervals; exact McNemar / sign test).
 
-What a run served comes from its ``served_model.json`` (the endpoint's ``/v1/models`` card, written by
-``evalclient``): the quantization scheme, and whether the weights were an emulation (``quantize emulate``),
-so emulated rows are labelled wherever they are shown.
+What a run served comes from its ``served_model.json`` (``Run.served_model``: the endpoint's ``/v1/models``
+card, written by ``evalclient``): the quantization scheme, and whether the weights were an emulation
+(``quantize emulate``), so emulated rows are labelled wherever they are shown.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from evalclient.compare import (
-    SLICE_KEYS,
-    CompareError,
-    PairedDifference,
-    ProblemKey,
-    ProblemOutcome,
-    Run,
-    budget_label,
-    budget_order,
-    length_shift,
-    paired_difference,
-)
+from evalclient.compare import CompareError, PairedDifference, length_shift, paired_difference
+from evalclient.outcomes import ProblemKey, ProblemOutcome, Run
+from evalclient.records import SLICE_KEYS, budget_label, budget_order
 
-SERVED_MODEL_FILE = "served_model.json"
 # The registry's names say their weight bits (w4a16, w8a8-int8, w3a16); bf16 and fp8-kv keep 16-bit weights.
 _WEIGHT_BITS = re.compile(r"^w(\d+)a\d+")
 
@@ -56,13 +45,7 @@ class ServedModel(BaseModel):
 
 
 def served_model(run: Run) -> ServedModel:
-    path = run.path / SERVED_MODEL_FILE
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ServedModel()
-    if not isinstance(card, dict):
-        return ServedModel()
+    card = run.served_model or {}
     scheme = card.get("quantization_scheme")
     return ServedModel(
         scheme=str(scheme) if scheme else None,
