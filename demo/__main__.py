@@ -11,10 +11,20 @@ from typing import Any
 
 from rich.console import Console
 
-from demo.eval_step import DEFAULT_BUDGETS, EvalStepError, compare_schemes, evaluate_thinking_budgets
-from demo.quantize_step import SCHEMES, quantize_step
+from demo.eval_step import EvalStepError, evaluate_thinking_budgets
+from demo.quantize_step import quantize_step
+from demo.study_step import STUDY_SCHEMES, PhaseTimes, compare_step
 from server.launcher import ServerProcess
 from tinymodel import REASONER_DIR
+
+# The study's defaults: every toy-arith problem (80 per difficulty) at a budget that cuts the hard problems'
+# traces and with none; fewer problems cannot show a loss of a few points as significant.
+DEMO_BUDGETS: tuple[int | None, ...] = (160, None)
+DEMO_PROBLEMS = 240
+
+
+def _label(budget: int | None) -> str:
+    return "unlimited" if budget is None else str(budget)
 
 
 def default_workdir() -> Path:
@@ -43,20 +53,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, default=default_workdir(), help="artifacts, runs, logs")
     parser.add_argument(
-        "--schemes", type=_schemes, default=SCHEMES, help=f"comma-separated (default: {','.join(SCHEMES)})"
+        "--schemes",
+        type=_schemes,
+        default=STUDY_SCHEMES,
+        help=f"comma-separated, the baseline first (default: {','.join(STUDY_SCHEMES)})",
     )
     parser.add_argument(
         "--budgets",
         type=_budgets,
-        default=DEFAULT_BUDGETS,
-        help="thinking budgets to evaluate, e.g. 0,64,128,unlimited (the default)",
+        default=DEMO_BUDGETS,
+        help=f"thinking budgets to evaluate (default: {','.join(map(_label, DEMO_BUDGETS))})",
     )
-    parser.add_argument("--problems", type=int, default=30, help="toy-arith problems per budget")
+    parser.add_argument(
+        "--problems",
+        type=int,
+        default=DEMO_PROBLEMS,
+        help=f"toy-arith problems per budget (default {DEMO_PROBLEMS})",
+    )
+    parser.add_argument(
+        "--no-emulate",
+        action="store_true",
+        help="evaluate only what this CPU executes with the scheme's own kernel (no weights-only emulations)",
+    )
     args = parser.parse_args(argv)
     if args.problems < 1:
         parser.error("--problems must be >= 1")
     console = Console()
     console.print(f"[green]model[/] {REASONER_DIR} (the tiny reasoner, trained on CPU by this project)")
+    times = PhaseTimes()
 
     runs = args.workdir / "runs"
     # Evaluations are cheap; start them afresh so a run never mixes answers of older artifacts.
@@ -64,27 +88,40 @@ def main(argv: list[str] | None = None) -> int:
     summaries: dict[str, dict[str, Any]] = {}
 
     def evaluate(scheme: str, server: ServerProcess) -> None:
-        summaries[scheme] = evaluate_thinking_budgets(
-            console,
-            server.base_url,
-            scheme,
-            out_dir=runs / scheme,
-            budgets=args.budgets,
-            problems=args.problems,
-        )
+        with times.phase("evaluate", scheme):
+            summaries[scheme] = evaluate_thinking_budgets(
+                console,
+                server.base_url,
+                scheme,
+                out_dir=runs / scheme,
+                budgets=args.budgets,
+                problems=args.problems,
+            )
 
     try:
-        results = quantize_step(console, args.workdir, args.schemes, while_served=evaluate)
+        results = quantize_step(
+            console,
+            args.workdir,
+            args.schemes,
+            while_served=evaluate,
+            emulate=not args.no_emulate,
+            times=times,
+        )
     except EvalStepError as exc:
         console.print(f"[red]demo: {exc}[/]")
         return 1
+    compared = True
     if len(summaries) > 1:
-        compare_schemes(console, summaries)
+        with times.phase("compare"):
+            compared = compare_step(
+                console, [runs / scheme for scheme in summaries], args.workdir / "compare"
+            )
+    times.show(console)
     failed = [r for r in results if r.error]
     for result in failed:
         console.print(f"[red]demo: {result.scheme}: {result.error}[/]")
     console.print(f"artifacts, evaluation runs and logs: {args.workdir}")
-    return 1 if failed else 0
+    return 1 if failed or not compared else 0
 
 
 if __name__ == "__main__":

@@ -16,8 +16,13 @@ The first run is the baseline; every other run is compared with it, problem by p
   (subject, level, difficulty, platform, ...), with each slice's share of the overall change in
   accuracy points, largest losses first.
 
-Writes ``report.md``, ``comparison.json`` and PNGs (``compare_plots``: accuracy by benchmark with CIs;
-accuracy vs thinking budget when runs have budgets; output length distributions) to ``--out``.
+- The study table (``compare_study``): every run against the first at each thinking budget, per difficulty
+  level, with the reasoning length change; emulated runs (``quantize emulate``) labelled. Printed, and the
+  head of ``report.md``.
+
+Writes ``report.md``, ``comparison.json``, ``study.json`` and PNGs (``compare_plots``: accuracy by benchmark
+with CIs; accuracy vs weight bits, one line per difficulty level; accuracy vs thinking budget, one line per
+run, when runs have budgets; output length distributions) to ``--out``.
 """
 
 from __future__ import annotations
@@ -28,121 +33,20 @@ import math
 import statistics
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from evalclient.errors import EvalclientError
 from evalclient.metrics import accuracy_interval, bootstrap_interval
-from evalclient.records import SampleRecord
-
-SAMPLES_FILE = "samples.jsonl"
-RUN_FILE = "run.json"
-# Meta keys worth slicing by, in report order; others are ignored (ids, dates, urls).
-SLICE_KEYS = (
-    "subject",
-    "level",
-    "difficulty",
-    "platform",
-    "testtype",
-    "subset",
-    "category",
-    "subdomain",
-    "release",
-    "contest_month",
-)
-LENGTH_FIELDS = ("reasoning_tokens", "answer_tokens", "completion_tokens")
-
-ProblemKey = tuple[str, int | None, str]  # benchmark, thinking budget, problem id
+from evalclient.outcomes import LENGTH_FIELDS, ProblemKey, ProblemOutcome, Run, load_run
+from evalclient.records import SLICE_KEYS, budget_label, budget_order
+from evalclient.rundir import write_atomically
 
 
-class CompareError(Exception):
-    """A run directory cannot be read; the message says which and why."""
-
-
-# ---------------------------------------------------------------- reading runs
-
-
-@dataclass
-class ProblemOutcome:
-    """One problem in one run: its samples' mean correctness and mean lengths."""
-
-    correct: list[bool] = field(default_factory=list)
-    lengths: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    meta: dict[str, str | int] = field(default_factory=dict)
-
-    @property
-    def accuracy(self) -> float:
-        return sum(self.correct) / len(self.correct)
-
-    def mean_length(self, name: str) -> float | None:
-        values = self.lengths.get(name) or []
-        return statistics.fmean(values) if values else None
-
-
-@dataclass
-class Run:
-    label: str
-    path: Path
-    config: dict[str, Any]
-    records: list[SampleRecord]
-    outcomes: dict[ProblemKey, ProblemOutcome]
-    errors: int
-
-
-def read_records(run_dir: Path) -> list[SampleRecord]:
-    """The run's samples, last line per key winning; a torn last line is skipped (the file is untouched)."""
-    path = run_dir / SAMPLES_FILE
-    if not path.is_file():
-        raise CompareError(f"{run_dir}: no {SAMPLES_FILE} (not an evalclient run directory)")
-    latest: dict[Any, SampleRecord] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                record = SampleRecord.model_validate_json(line)
-            except ValidationError:
-                continue
-            latest[record.key] = record
-    return list(latest.values())
-
-
-def outcomes_of(records: Iterable[SampleRecord]) -> tuple[dict[ProblemKey, ProblemOutcome], int]:
-    outcomes: dict[ProblemKey, ProblemOutcome] = {}
-    errors = 0
-    for record in records:
-        if record.correct is None:
-            errors += 1
-            continue
-        outcome = outcomes.setdefault(
-            (record.benchmark, record.thinking_budget, record.problem_id),
-            ProblemOutcome(meta=dict(record.meta)),
-        )
-        outcome.correct.append(record.correct)
-        for name in LENGTH_FIELDS:
-            value = getattr(record, name)
-            if value is not None:
-                outcome.lengths[name].append(value)
-    return outcomes, errors
-
-
-def load_run(run_dir: Path, label: str | None = None) -> Run:
-    if not run_dir.is_dir():
-        raise CompareError(f"{run_dir}: no such run directory")
-    config: dict[str, Any] = {}
-    if (run_dir / RUN_FILE).is_file():
-        try:
-            config = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CompareError(f"{run_dir / RUN_FILE}: not valid JSON ({exc.msg})") from None
-    records = read_records(run_dir)
-    if not records:
-        raise CompareError(f"{run_dir}: {SAMPLES_FILE} holds no samples")
-    outcomes, errors = outcomes_of(records)
-    return Run(label or run_dir.name, run_dir, config, records, outcomes, errors)
+class CompareError(EvalclientError):
+    """The runs cannot be compared; the message says which and why."""
 
 
 # ---------------------------------------------------------------- statistics
@@ -250,10 +154,6 @@ def length_shift(
     )
 
 
-def budget_label(budget: int | None) -> str:
-    return "unlimited" if budget is None else str(budget)
-
-
 def _slice_values(key: ProblemKey, outcome: ProblemOutcome) -> list[tuple[str, str]]:
     benchmark, budget, _ = key
     values = [("benchmark", benchmark), ("thinking_budget", budget_label(budget))]
@@ -305,10 +205,6 @@ def compare_runs(run_a: Run, run_b: Run, resamples: int = 2000, seed: int = 0) -
         slices=slices,
         biggest_drops=[(f"{k[0]}/{budget_label(k[1])}/{k[2]}", a, b) for k, a, b in drops[:10] if b < a],
     )
-
-
-def budget_order(budget: int | None) -> float:
-    return math.inf if budget is None else budget
 
 
 # ---------------------------------------------------------------- report
@@ -384,12 +280,23 @@ def render_comparison(comparison: Comparison) -> str:
     return "".join(parts) + "\n"
 
 
-def render_report(runs: Sequence[Run], comparisons: Sequence[Comparison], plots: Sequence[Path]) -> str:
-    lines = ["# evalclient comparison\n\n", "| run | model | endpoint | directory | samples | errors |\n"]
-    lines.append("|---|---|---|---|---|---|\n")
+def render_report(
+    runs: Sequence[Run], comparisons: Sequence[Comparison], plots: Sequence[Path], study: str = ""
+) -> str:
+    from evalclient.compare_study import served_model
+
+    lines = [
+        "# evalclient comparison\n\n",
+        "| run | model | served | endpoint | directory | samples | errors |\n",
+    ]
+    lines.append("|---|---|---|---|---|---|---|\n")
     for run in runs:
+        served = served_model(run)
+        what = served.scheme or "?"
+        if served.emulated:
+            what += f" (emulated: {served.emulation or 'weights only'})"
         lines.append(
-            f"| {run.label} | {run.config.get('model', '?')} | {run.config.get('endpoint', '?')} "
+            f"| {run.label} | {run.config.get('model', '?')} | {what} | {run.config.get('endpoint', '?')} "
             f"| {run.path} | {len(run.records)} | {run.errors} |\n"
         )
     lines.append(
@@ -398,6 +305,7 @@ def render_report(runs: Sequence[Run], comparisons: Sequence[Comparison], plots:
         "bootstrap over problems; p from a two-sided exact sign test on per-problem differences (the exact "
         "McNemar test when each problem has one sample per run).\n\n"
     )
+    lines.append(study)
     lines += [render_comparison(comparison) for comparison in comparisons]
     lines += [f"![{plot.stem}]({plot.name})\n\n" for plot in plots]
     return "".join(lines)
@@ -435,8 +343,11 @@ def main(argv: list[str]) -> int:
         if args.resamples < 100:
             raise CompareError("--resamples must be at least 100")
         runs = [load_run(path, label) for path, label in zip(args.runs, labels, strict=True)]
+        from evalclient.compare_study import build_study
+
+        study = build_study(runs, args.resamples, args.seed)  # checks the runs are comparable first
         comparisons = [compare_runs(runs[0], run, args.resamples, args.seed) for run in runs[1:]]
-    except CompareError as exc:
+    except EvalclientError as exc:
         print(f"evalclient compare: {exc}", file=sys.stderr)
         return 2
     out = args.out or Path(f"compare-{labels[0]}-vs-{labels[-1]}".replace("/", "_").replace(":", "_"))
@@ -444,20 +355,25 @@ def main(argv: list[str]) -> int:
     from evalclient.compare_plots import (  # matplotlib only when plotting
         plot_accuracy_by_benchmark,
         plot_accuracy_vs_budget,
+        plot_accuracy_vs_weight_bits,
         plot_length_distributions,
     )
+    from evalclient.compare_study import print_study, render_study_markdown
 
     plots = [plot_accuracy_by_benchmark(runs, out / "accuracy_by_benchmark.png")]
     plots += [
         plot
         for plot in (
+            plot_accuracy_vs_weight_bits(study, out / "accuracy_vs_weight_bits.png"),
             plot_accuracy_vs_budget(runs, out / "accuracy_vs_budget.png"),
             plot_length_distributions(runs, out / "length_distributions.png"),
         )
         if plot is not None
     ]
-    _write(out / "comparison.json", json.dumps([c.model_dump() for c in comparisons], indent=2))
-    _write(out / "report.md", render_report(runs, comparisons, plots))
+    write_atomically(out / "comparison.json", json.dumps([c.model_dump() for c in comparisons], indent=2))
+    write_atomically(out / "study.json", study.model_dump_json(indent=2))
+    write_atomically(out / "report.md", render_report(runs, comparisons, plots, render_study_markdown(study)))
+    print_study(study)
     for comparison in comparisons:
         o = comparison.overall
         print(
@@ -466,9 +382,3 @@ def main(argv: list[str]) -> int:
         )
     print(f"report: {out / 'report.md'}")
     return 0
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalclient.metrics import BenchmarkResult, Distribution, GroupStats, RunSummary
-
-
-def budget_label(budget: int | None) -> str:
-    return "unlimited" if budget is None else str(budget)
+from evalclient.records import budget_label
+from evalclient.rundir import save_figure
 
 
 def _pct(value: float | None) -> str:
@@ -60,6 +58,12 @@ def render_report(summary: RunSummary) -> str:
     ]
     if summary.wall_s is not None:
         lines.append(f" Wall time {summary.wall_s:.1f} s.")
+    card = summary.served_model or {}
+    if card.get("quantization_scheme"):
+        lines.append(f"\n\nServed: quantization scheme {card['quantization_scheme']}")
+        if card.get("emulated"):
+            lines.append(f", **emulated** ({card.get('emulation') or 'weights only'})")
+        lines.append(".")
     lines.append("\n\n## Results\n\n" + HEADER)
     lines += [_row(r.benchmark, budget_label(r.thinking_budget), r.overall) for r in summary.results]
     for result in summary.results:
@@ -115,8 +119,4 @@ def plot_budget_sweep(summary: RunSummary, path: Path) -> Path | None:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    temporary.replace(path)
-    return path
+    return save_figure(figure, path)

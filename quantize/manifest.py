@@ -59,6 +59,19 @@ class RecoveryRecord(BaseModel):
     codes_matching_training: float
 
 
+class Emulation(BaseModel):
+    """What an emulated checkpoint (``quantize emulate``) reproduces of its scheme."""
+
+    weights: bool
+    activations: bool
+    kv_cache: bool
+    dtype: str
+    summary: str  # e.g. "weights only: 4-bit weights dequantized to bfloat16"
+    not_emulated: list[str]
+    artifact: str = ""  # the artifact it was made from
+    artifact_weights: str = ""  # sha256 over that artifact's weight hashes
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     manifest_version: int = MANIFEST_VERSION
@@ -75,6 +88,9 @@ class Manifest(BaseModel):
     size_bytes: int
     weights_sha256: dict[str, str]
     recovery: RecoveryRecord | None = None
+    # Set on an emulated checkpoint: the scheme whose quantized weights it holds, dequantized.
+    emulates: str | None = None
+    emulation: Emulation | None = None
 
 
 def sha256_file(path: Path) -> str:
