@@ -27,34 +27,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tinymodel import REASONER_DIR  # noqa: E402
+from tinymodel.reasoner.examples import write_worked_examples  # noqa: E402
 from tinymodel.reasoner.problems import training_problem  # noqa: E402
 
 TOY_ARITH = ROOT / "evalclient" / "data" / "toy-arith.jsonl"
-EXAMPLES_SEED = 545_2025  # not the trainer's (1234) nor the benchmark's (20260) seed
 CALIBRATION_SEED = 7
 DOCS = ROOT / "docs"
-
-
-def write_examples(out: Path, count: int, seed: int = EXAMPLES_SEED) -> int:
-    """``count`` problems + worked solutions from the training generator, none of them a toy-arith problem
-    (compared by problem text); returns how many drawn problems were toy-arith ones and skipped."""
-    benchmark = {json.loads(line)["problem"] for line in TOY_ARITH.read_text().splitlines() if line.strip()}
-    rng = random.Random(seed)
-    lines, skipped, seen = [], 0, set()
-    while len(lines) < count:
-        problem = training_problem(rng)
-        if problem.text in benchmark:
-            skipped += 1
-            continue
-        if problem.text in seen:
-            continue
-        seen.add(problem.text)
-        record = {"problem": problem.text, "solution": problem.completion, "answer": str(problem.answer)}
-        lines.append(json.dumps(record) + "\n")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(lines))
-    assert not {json.loads(line)["problem"] for line in lines} & benchmark
-    return skipped
 
 
 def _calibration_traces(out: Path, count: int) -> None:
@@ -98,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
                  "--calib", str(traces), "--num-samples", "32", "--max-seq-len", "512"], log,
             )  # fmt: skip
     examples = work / "examples.jsonl"
-    skipped = write_examples(examples, args.examples)
+    skipped = write_worked_examples(examples, args.examples)
     print(f"{args.examples} examples in {examples} ({skipped} drawn problems were toy-arith ones, skipped)")
     recovered = art / f"{args.scheme}-recovered"
     times["recover"] = _run(
@@ -156,7 +134,7 @@ def main() -> None:
     if args.command == "run":
         run(args)
     else:
-        print(f"skipped {write_examples(args.out, args.count)} toy-arith problems; wrote {args.out}")
+        print(f"skipped {write_worked_examples(args.out, args.count)} toy-arith problems; wrote {args.out}")
 
 
 if __name__ == "__main__":

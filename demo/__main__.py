@@ -13,6 +13,7 @@ from rich.console import Console
 
 from demo.eval_step import EvalStepError, evaluate_thinking_budgets
 from demo.quantize_step import quantize_step
+from demo.recover_step import RECOVER_SCHEME, recover_step
 from demo.study_step import STUDY_SCHEMES, PhaseTimes, compare_step
 from server.launcher import ServerProcess
 from tinymodel import REASONER_DIR
@@ -75,7 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="evaluate only what this CPU executes with the scheme's own kernel (no weights-only emulations)",
     )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help=f"also repair the broken {RECOVER_SCHEME} artifact with `quantize recover` (545 worked "
+        "examples, none from toy-arith) and evaluate it beside the others",
+    )
     args = parser.parse_args(argv)
+    if args.recover and RECOVER_SCHEME not in args.schemes:
+        args.schemes = (*args.schemes, RECOVER_SCHEME)
     if args.problems < 1:
         parser.error("--problems must be >= 1")
     console = Console()
@@ -107,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             emulate=not args.no_emulate,
             times=times,
         )
+        recover_error = recover_step(console, args.workdir, evaluate, times) if args.recover else None
     except EvalStepError as exc:
         console.print(f"[red]demo: {exc}[/]")
         return 1
+    if recover_error:
+        console.print(f"[red]demo: recover: {recover_error}[/]")
     compared = True
     if len(summaries) > 1:
         with times.phase("compare"):
@@ -121,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     for result in failed:
         console.print(f"[red]demo: {result.scheme}: {result.error}[/]")
     console.print(f"artifacts, evaluation runs and logs: {args.workdir}")
-    return 1 if failed or not compared else 0
+    return 1 if failed or not compared or recover_error else 0
 
 
 if __name__ == "__main__":

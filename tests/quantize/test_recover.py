@@ -18,6 +18,7 @@ from safetensors import safe_open
 
 from quantize.cli import main
 from quantize.manifest import combined_hash, mismatched_weights, read_manifest
+from tests.quantize.conftest import quantize_tiny
 from tinymodel import REASONER_DIR
 
 pytestmark = pytest.mark.quantize_env
@@ -43,22 +44,9 @@ def examples_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _quantize(scheme: str, out: Path, traces: Path) -> Path:
-    from rich.console import Console
-
-    from quantize.job import QuantizeRequest, run
-
-    request = QuantizeRequest(
-        model=str(REASONER_DIR), scheme=scheme, out=out, calib=str(traces), num_samples=8, max_seq_len=256,
-        heldout=4,
-    )  # fmt: skip
-    run(request, Console(quiet=True))
-    return out
-
-
 @pytest.fixture(scope="module")
-def base(traces_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _quantize("w4a16", tmp_path_factory.mktemp("base") / "w4a16", traces_file)
+def base(recover_base: Path) -> Path:
+    return recover_base
 
 
 def recover_args(artifact: Path, out: Path, data: Path | str, *extra: str) -> list[str]:
@@ -163,7 +151,7 @@ def _nothing_written(tmp_path: Path, keep: set[str]) -> None:
 def test_a_bf16_artifact_is_refused(
     traces_file: Path, examples_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bf16 = _quantize("bf16", tmp_path / "bf16", traces_file)
+    bf16 = quantize_tiny("bf16", tmp_path / "bf16", traces_file)
     message = run_cli(recover_args(bf16, tmp_path / "out", examples_file), capsys)
     assert (
         message == f"quantize recover: {bf16} is a bf16 artifact: nothing was quantized, nothing to recover"
