@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
@@ -45,6 +45,11 @@ from quantize.recover_data import (
     tokenize_examples,
     write_examples,
 )
+
+if TYPE_CHECKING:
+    from compressed_tensors.quantization import QuantizationArgs, QuantizationConfig
+    from torch import Tensor
+    from transformers import PreTrainedModel
 
 RECOVERY_DIR = "recovery"
 # The paper's example count (Li et al. 2025, "Quantization Meets Reasoning").
@@ -150,7 +155,7 @@ def learning_rate_at(step: int, steps: int, peak: float) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _pad(samples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
+def _pad(samples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Tensor]:
     """Right-padded ids and labels; no attention mask: under causal attention no real token sees the
     padding after it (and SDPA keeps its fast causal path)."""
     import torch
@@ -165,7 +170,7 @@ def _pad(samples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, A
 
 
 def train_qat(
-    model: Any,
+    model: PreTrainedModel,
     samples: list[tuple[list[int], list[int]]],
     request: RecoverRequest,
     pad_id: int,
@@ -212,12 +217,13 @@ def train_qat(
     )
 
 
-def requantize_recipe(config: Any) -> list[dict[str, Any]]:
+def requantize_recipe(config: QuantizationConfig) -> list[dict[str, Any]]:
     """The artifact's own quantization config as one llm-compressor step: round-to-nearest with the same
     observer the training fake-quantized with (GPTQ's error feedback would move weights off the codes
     the training optimized)."""
     groups = {}
     for name, group in config.config_groups.items():
+        assert group.weights is not None  # weight_only_config checked it
         weights = group.weights.model_dump(mode="json", exclude={"actorder"})
         groups[name] = {"targets": list(group.targets), "weights": weights}
     return [
@@ -228,7 +234,9 @@ def requantize_recipe(config: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _codes_matching(model: Any, trained_codes: dict[str, Any], wrapped: dict[str, Any]) -> float:
+def _codes_matching(
+    model: PreTrainedModel, trained_codes: dict[str, Tensor], wrapped: dict[str, QuantizationArgs]
+) -> float:
     """Share of the re-quantized layers' codes equal to those the training fake-quantized to."""
     from compressed_tensors.quantization.lifecycle.forward import quantize
 
@@ -308,7 +316,7 @@ def _recover_into(
     staging: Path,
     request: RecoverRequest,
     base: Manifest,
-    config: Any,
+    config: QuantizationConfig,
     source: Path,
     started: float,
     console: Console,

@@ -12,7 +12,7 @@ import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel
@@ -21,13 +21,15 @@ from rich.console import Console
 from quantize.calibration import (
     THINK_END,
     CalibrationError,
-    ChatTemplate,
     TraceRecord,
     read_numbered_jsonl,
     render_trace_parts,
 )
 from quantize.job import QuantizeError
 from reasoning_formats import last_boxed
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 PROBLEM_FIELDS = ("problem", "prompt", "question")
 IGNORE_INDEX = -100
@@ -192,15 +194,17 @@ def select_examples(
 
 
 def tokenize_examples(
-    tokenizer: ChatTemplate, examples: Sequence[TraceRecord], eos_token: str | None, max_seq_len: int
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[TraceRecord],
+    eos_token: str | None,
+    max_seq_len: int,
 ) -> list[tuple[list[int], list[int]]]:
     """Token ids and labels per example: the prompt is context, the model's own part is learned."""
-    encode: Any = getattr(tokenizer, "encode")  # noqa: B009 (the protocol names only the chat template)
     samples = []
     for example in examples:
         head, tail = render_trace_parts(tokenizer, example, eos_token)
-        prompt = encode(head, add_special_tokens=False)
-        written = encode(tail, add_special_tokens=False)
+        prompt = tokenizer.encode(head, add_special_tokens=False)
+        written = tokenizer.encode(tail, add_special_tokens=False)
         ids = (prompt + written)[:max_seq_len]
         labels = ([IGNORE_INDEX] * len(prompt) + written)[:max_seq_len]
         samples.append((ids, labels))
