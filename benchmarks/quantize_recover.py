@@ -59,6 +59,12 @@ def _run(command: list[str], log: Path) -> float:
     return time.monotonic() - started
 
 
+def _accuracy(run_dir: Path) -> float:
+    """Overall accuracy of an evalclient run (its one benchmark and budget)."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return float(summary["results"][0]["overall"]["accuracy"])
+
+
 def run(args: argparse.Namespace) -> None:
     work: Path = args.workdir
     work.mkdir(parents=True, exist_ok=True)
@@ -98,15 +104,27 @@ def run(args: argparse.Namespace) -> None:
          "--model", f"recovered={art / f'{args.scheme}-recovered-emulated'}",
          "--out", str(runs), "--budgets", "unlimited"], log,
     )  # fmt: skip
-    compare = subprocess.run(
-        [python, "-m", "evalclient", "compare", str(runs / "bf16"), str(runs / "broken"),
-         str(runs / "recovered"), "--out", str(work / "compare")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    (work / "compare.txt").write_text(compare.stdout + compare.stderr)
-    print(compare.stdout, compare.stderr)
+    # The study (bf16 first), then the recovery's own effect: recovered paired against broken.
+    for name, compared in (
+        ("compare", ("bf16", "broken", "recovered")),
+        ("compare-vs-broken", ("broken", "recovered")),
+    ):
+        done = subprocess.run(
+            [python, "-m", "evalclient", "compare", *(str(runs / run) for run in compared),
+             "--out", str(work / name)],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        (work / f"{name}.txt").write_text(done.stdout + done.stderr)
+        print(done.stdout, done.stderr)
+    accuracy = {name: _accuracy(runs / name) for name in ("bf16", "broken", "recovered")}
+    gap = accuracy["bf16"] - accuracy["broken"]
+    closed = (accuracy["recovered"] - accuracy["broken"]) / gap if gap else None
+    print(f"accuracy {accuracy}; share of the bf16-broken gap closed: {closed}")
     manifest = json.loads((recovered / "quantreason.json").read_text())
-    summary = {"times_s": times, "recovery": manifest["recovery"], "wall_time_s": manifest["wall_time_s"]}
+    summary = {
+        "times_s": times, "accuracy": accuracy, "gap_closed": closed, "recovery": manifest["recovery"],
+        "wall_time_s": manifest["wall_time_s"],
+    }  # fmt: skip
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if args.docs:
         shutil.copy2(recovered / "recovery" / "training_curve.png", DOCS / "quantize-recover-training.png")

@@ -24,6 +24,7 @@ RECOVERED_NAME = f"{RECOVER_SCHEME}-recovered"
 EXAMPLES = 545
 # The reasoner was trained at 3e-3 from scratch; a third of that moves weights across the 2-bit grid.
 LEARNING_RATE = "1e-3"
+STEPS = "200"  # the measured setting (docs/quantize-recover.md): about 8 minutes on 2 loaded cores
 
 
 def _recovered_is_current(out: Path, base: Path) -> bool:
@@ -52,7 +53,7 @@ def recover_step(console: Console, workdir: Path, while_served: WhileServed, tim
         command = [
             sys.executable, "-m", "quantize", "recover", str(base), "--out", str(out),
             "--data", str(examples), "--examples", str(EXAMPLES), "--exclude", str(PROMPTS),
-            "--learning-rate", LEARNING_RATE, "--force",
+            "--learning-rate", LEARNING_RATE, "--steps", STEPS, "--force",
         ]  # fmt: skip
         console.print(f"[bold]quantize recover[/] {RECOVER_SCHEME} on {EXAMPLES} examples (log: {log})")
         with times.phase("recover", RECOVER_SCHEME), log.open("a") as sink:
