@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from torch import Tensor
     from transformers import PreTrainedModel
 
+    from reasoning_formats import ThinkFormat
+
 RECOVERY_DIR = "recovery"
 # The paper's example count (Li et al. 2025, "Quantization Meets Reasoning").
 DEFAULT_EXAMPLES = 545
@@ -127,7 +129,23 @@ def _source_model(request: RecoverRequest, base: Manifest) -> Path:
     return source
 
 
-def _check_data(request: RecoverRequest) -> None:
+def _think_format(source: Path) -> ThinkFormat:
+    """The source's think delimiters, from its chat template (as serve and calibration find them)."""
+    from transformers import AutoTokenizer
+
+    from reasoning_formats import resolve_think_format
+
+    think_format = resolve_think_format(
+        "auto", getattr(AutoTokenizer.from_pretrained(source), "chat_template", None)
+    )
+    if think_format is None:
+        raise QuantizeError(
+            f"{source}: its chat template shows no think delimiters; recover trains a reasoner"
+        )
+    return think_format
+
+
+def _check_data(request: RecoverRequest, think_format: ThinkFormat) -> None:
     """Everything about the data that can be refused before any directory is made."""
     if request.data == "reasoning":
         if request.prompts is None:
@@ -137,7 +155,7 @@ def _check_data(request: RecoverRequest) -> None:
             )
         reference_answers(request.prompts)
     else:
-        read_examples(Path(request.data))
+        read_examples(Path(request.data), think_format.end)
     for path in request.exclude:
         read_problem_texts(path)
 
@@ -269,12 +287,16 @@ def draw_curve(history: list[TrainingStep], path: Path, title: str) -> None:
     plt.close(figure)
 
 
-def _gather(request: RecoverRequest, source: Path, staging: Path, console: Console) -> TrainingData:
+def _gather(
+    request: RecoverRequest, source: Path, think_format: ThinkFormat, staging: Path, console: Console
+) -> TrainingData:
     exclude: set[str] = set()
     for path in request.exclude:
         exclude |= read_problem_texts(path)
     if request.data != "reasoning":
-        examples, excluded = select_examples(read_examples(Path(request.data)), request.examples, exclude)
+        examples, excluded = select_examples(
+            read_examples(Path(request.data), think_format.end), request.examples, exclude
+        )
         if not examples:
             raise RecoverDataError(f"every example of {request.data} is excluded (--exclude)")
         return TrainingData(source=f"file:{request.data}", examples=examples, excluded=excluded)
@@ -286,7 +308,9 @@ def _gather(request: RecoverRequest, source: Path, staging: Path, console: Conso
         model=source, prompts=request.prompts, max_tokens=request.trace_max_tokens or min(2048, context // 2),
         server=request.trace_server, served_model=request.trace_model, api_key=request.trace_api_key,
     )  # fmt: skip
-    examples, excluded, asked = reasoning_examples(reasoning, request.examples, exclude, staging, console)
+    examples, excluded, asked = reasoning_examples(
+        reasoning, request.examples, exclude, staging, console, think_format
+    )
     return TrainingData(source=f"reasoning:serve:{asked} prompts", examples=examples, excluded=excluded)
 
 
@@ -302,10 +326,11 @@ def run_recover(request: RecoverRequest, console: Console) -> Manifest:
         json.loads((request.artifact / "config.json").read_text()), str(request.artifact)
     )
     source = _source_model(request, base)
-    _check_data(request)
+    think_format = _think_format(source)
+    _check_data(request, think_format)
     try:
         with atomic_directory(request.out, request.force) as staging:
-            return _recover_into(staging, request, base, config, source, started, console)
+            return _recover_into(staging, request, base, config, source, think_format, started, console)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise QuantizeError(f"disk full while writing {request.out}; nothing was left behind") from exc
@@ -318,6 +343,7 @@ def _recover_into(
     base: Manifest,
     config: QuantizationConfig,
     source: Path,
+    think_format: ThinkFormat,
     started: float,
     console: Console,
 ) -> Manifest:
@@ -335,10 +361,12 @@ def _recover_into(
     torch.use_deterministic_algorithms(True)
     folder = staging / RECOVERY_DIR
     folder.mkdir()
-    data = _gather(request, source, folder, console)
+    data = _gather(request, source, think_format, folder, console)
     write_examples(folder / "examples.jsonl", data.examples)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    samples = tokenize_examples(tokenizer, data.examples, tokenizer.eos_token, request.max_seq_len)
+    samples = tokenize_examples(
+        tokenizer, data.examples, tokenizer.eos_token, request.max_seq_len, think_format
+    )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     with console.status(f"loading {source}"):

@@ -19,14 +19,13 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from quantize.calibration import (
-    THINK_END,
     CalibrationError,
     TraceRecord,
     read_numbered_jsonl,
     render_trace_parts,
 )
 from quantize.job import QuantizeError
-from reasoning_formats import last_boxed
+from reasoning_formats import ThinkFormat, last_boxed
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -76,9 +75,9 @@ def _problem(record: dict[str, Any], where: str) -> str:
     raise RecoverDataError(f"{where}: no problem text (one of {', '.join(PROBLEM_FIELDS)})")
 
 
-def example_from_record(record: dict[str, Any], where: str) -> TraceRecord:
+def example_from_record(record: dict[str, Any], where: str, think_end: str) -> TraceRecord:
     """A trace record as is, or ``problem`` + worked ``solution`` (+ ``answer``): the solution up to
-    ``</think>`` is the reasoning and the rest the answer; a solution without ``</think>`` is all reasoning,
+    ``think_end`` (``</think>``) is the reasoning and the rest the answer; one without it is all reasoning,
     answered with ``\\boxed{answer}`` (the ``answer`` field, else the solution's last ``\\boxed{}``)."""
     prompt = _problem(record, where)
     if isinstance(record.get("reasoning_content"), str) and isinstance(record.get("content"), str):
@@ -90,25 +89,25 @@ def example_from_record(record: dict[str, Any], where: str) -> TraceRecord:
         raise RecoverDataError(
             f"{where}: no worked solution (a 'solution' field, or reasoning_content+content)"
         )
-    if THINK_END in solution:
-        reasoning, _, answer = solution.partition(THINK_END)
+    if think_end in solution:
+        reasoning, _, answer = solution.partition(think_end)
         return TraceRecord(prompt=prompt, reasoning_content=reasoning, content=answer.lstrip())
     answer = record.get("answer")
     answer = str(answer) if answer is not None else last_boxed(solution)
     if not answer:
         raise RecoverDataError(
-            f"{where}: a solution without {THINK_END} needs an 'answer' or a \\boxed{{}} answer"
+            f"{where}: a solution without {think_end} needs an 'answer' or a \\boxed{{}} answer"
         )
     reasoning = solution if solution.endswith("\n") else solution + "\n"
     return TraceRecord(prompt=prompt, reasoning_content=reasoning, content="\\boxed{" + answer + "}")
 
 
-def read_examples(path: Path) -> list[TraceRecord]:
+def read_examples(path: Path, think_end: str) -> list[TraceRecord]:
     try:
         numbered = read_numbered_jsonl(path, what="training data")
     except CalibrationError as exc:
         raise RecoverDataError(str(exc)) from exc
-    return [example_from_record(record, f"{path}:{number}") for number, record in numbered]
+    return [example_from_record(record, f"{path}:{number}", think_end) for number, record in numbered]
 
 
 def read_problem_texts(path: Path) -> set[str]:
@@ -144,7 +143,12 @@ def reference_answers(path: Path) -> list[tuple[str, str]]:
 
 
 def reasoning_examples(
-    source: ReasoningSource, wanted: int, exclude: set[str], staging: Path, console: Console
+    source: ReasoningSource,
+    wanted: int,
+    exclude: set[str],
+    staging: Path,
+    console: Console,
+    think_format: ThinkFormat,
 ) -> tuple[list[TraceRecord], int, int]:
     """Traces of the source model for up to ``2 * wanted`` prompts, the right ones first ``wanted``; with
     the number of prompts excluded and of traces asked for. Each trace is kept in ``staging`` as it comes."""
@@ -167,7 +171,7 @@ def reasoning_examples(
         else:
             console.print(f"generating {len(prompts)} reasoning traces with serve on {source.model}")
             traces = generate_traces(
-                source.model, prompts, traces_path, source.max_tokens, staging / "serve.log"
+                source.model, prompts, traces_path, source.max_tokens, staging / "serve.log", think_format
             )
     except httpx.HTTPError as exc:
         raise RecoverDataError(f"trace server {source.server}: {exc}") from exc
@@ -198,11 +202,12 @@ def tokenize_examples(
     examples: Sequence[TraceRecord],
     eos_token: str | None,
     max_seq_len: int,
+    think_format: ThinkFormat,
 ) -> list[tuple[list[int], list[int]]]:
     """Token ids and labels per example: the prompt is context, the model's own part is learned."""
     samples = []
     for example in examples:
-        head, tail = render_trace_parts(tokenizer, example, eos_token)
+        head, tail = render_trace_parts(tokenizer, example, eos_token, think_format)
         prompt = tokenizer.encode(head, add_special_tokens=False)
         written = tokenizer.encode(tail, add_special_tokens=False)
         ids = (prompt + written)[:max_seq_len]

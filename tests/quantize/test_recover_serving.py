@@ -28,7 +28,7 @@ def _quantize(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_recovery_from_the_source_models_traces_serves(recover_base: Path, tmp_path: Path) -> None:
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
     from tinymodel.reasoner.problems import training_problem
 
     rng = random.Random(3)
