@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from compressed_tensors.quantization import QuantizationArgs, QuantizationConfig
 
-from quantize.job import QuantizeError
+from quantize.errors import QuantizeError
 
 
 class UnsupportedSchemeError(QuantizeError):

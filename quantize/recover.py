@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
 from quantize.artifact import atomic_directory, check_destination
-from quantize.job import CALIBRATION_DIR, HELDOUT_FILE, QuantizeError, _device, _peak_memory
+from quantize.errors import QuantizeError
+from quantize.gather import CALIBRATION_DIR, HELDOUT_FILE
+from quantize.host import device_name, peak_memory
 from quantize.manifest import (
     MANIFEST_NAME,
     CalibrationRecord,
@@ -461,9 +463,9 @@ def _recover_into(
             heldout_samples=heldout_samples,
         ),
         libraries=library_versions(),
-        device=_device(),
+        device=device_name(),
         wall_time_s=round(time.monotonic() - started, 3),
-        peak_memory_bytes=_peak_memory(),
+        peak_memory_bytes=peak_memory(),
         size_bytes=weights_size(staging),
         weights_sha256=hash_weights(staging),
         recovery=recovery,

@@ -73,7 +73,7 @@ def run(argv: list[str]) -> None:
     from rich.console import Console
 
     from quantize.artifact import ArtifactExistsError
-    from quantize.job import QuantizeError
+    from quantize.errors import QuantizeError
     from quantize.recover import RecoverRequest, run_recover
 
     args = parse(argv)

@@ -24,7 +24,7 @@ from quantize.calibration import (
     read_numbered_jsonl,
     render_trace_parts,
 )
-from quantize.job import QuantizeError
+from quantize.errors import QuantizeError
 from reasoning_formats import ThinkFormat, last_boxed
 
 if TYPE_CHECKING:
