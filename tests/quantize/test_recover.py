@@ -21,7 +21,7 @@ from quantize.manifest import combined_hash, mismatched_weights, read_manifest
 from tests.quantize.conftest import quantize_tiny
 from tinymodel import REASONER_DIR
 
-pytestmark = pytest.mark.quantize_env
+pytestmark = [pytest.mark.quantize_env, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = 16
 STEPS = 3

@@ -16,7 +16,7 @@ import pytest
 from quantize.environment import serve_python
 from quantize.manifest import read_manifest
 
-pytestmark = [pytest.mark.quantize_env, pytest.mark.slow]
+pytestmark = [pytest.mark.quantize_env, pytest.mark.slow, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "recover-test"
 
