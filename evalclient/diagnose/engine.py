@@ -1,0 +1,154 @@
+"""Judge every target once, append its row to ``diagnosis.jsonl`` (flushed per sample), resume.
+
+``N`` worker coroutines pull targets from one queue (``--concurrency``). A rerun with the same ``--out``
+skips every target that already has a row, except ``judge_error`` rows, which are judged again; the last
+line per target wins. A judge that fails gives a ``judge_error`` row with the reason: never skipped,
+never scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from evalclient.diagnose.judges import Case, Judge, JudgeFailedError, rules_verdict
+from evalclient.diagnose.rows import DiagnoseConfig, DiagnosisRow, RowKey
+from evalclient.diagnose.runs import Target
+from evalclient.diagnose.steps import split_response
+from evalclient.diagnose.taxonomy import JUDGE_ERROR
+from evalclient.records import SampleRecord
+from evalclient.runner import write_atomically
+
+DIAGNOSIS_FILE = "diagnosis.jsonl"
+CONFIG_FILE = "diagnose.json"
+STEP_TEXT_CHARS = 160
+
+
+class DiagnosisDirectoryError(Exception):
+    """``--out`` holds another diagnosis, or cannot be used."""
+
+
+def load_rows(out_dir: Path) -> list[DiagnosisRow]:
+    """Every intact row; a torn line (killed mid-write) is dropped from the file."""
+    path = out_dir / DIAGNOSIS_FILE
+    if not path.exists():
+        return []
+    rows, intact, torn = [], [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows.append(DiagnosisRow.model_validate_json(line))
+            intact.append(line)
+        except ValidationError:
+            torn = True
+    if torn:
+        write_atomically(path, "".join(f"{line}\n" for line in intact))
+    return rows
+
+
+def prepare_out_dir(out_dir: Path, config: DiagnoseConfig) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / CONFIG_FILE
+    if path.exists():
+        try:
+            previous = DiagnoseConfig.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValidationError:
+            raise DiagnosisDirectoryError(f"{path} is not an evalclient diagnosis configuration") from None
+        if previous != config:
+            differences = [
+                name for name in config.model_fields if getattr(previous, name) != getattr(config, name)
+            ]
+            raise DiagnosisDirectoryError(
+                f"{out_dir} holds another diagnosis (differs: {', '.join(differences)}); pass another --out"
+            )
+    write_atomically(path, config.model_dump_json(indent=2) + "\n")
+
+
+def case_of(target: Target) -> Case:
+    record = target.record
+    steps = split_response(record.benchmark, record.reasoning, record.answer)
+    return Case(record.benchmark, target.problem, steps, record.answer)
+
+
+def was_truncated(record: SampleRecord) -> bool:
+    forced = bool(record.budget_forcing and record.budget_forcing.get("forced_end"))
+    return forced or record.finish_reason == "length"
+
+
+async def diagnose_one(target: Target, judge: Judge) -> DiagnosisRow:
+    case = case_of(target)
+    record = target.record
+    reference = rules_verdict(case) if judge.name != "rules" else None
+    common = {
+        "id": record.problem_id,
+        "sample": target.sample,
+        "role": target.role,
+        "run": target.run.label,
+        "benchmark": record.benchmark,
+        "thinking_budget": record.thinking_budget,
+        "seed": record.seed,
+        "sample_index": record.sample_index,
+        "meta": dict(record.meta),
+        "steps": len(case.steps),
+        "judge": judge.name,
+        "flip": target.flip,
+        "truncated": was_truncated(record),
+        "reference": reference,
+    }
+    try:
+        judgement = await judge.judge(case)
+    except JudgeFailedError as exc:
+        return DiagnosisRow(
+            **common, first_faulty_step=None, category=JUDGE_ERROR, rationale=str(exc), attempts=exc.attempts
+        )
+    verdict = judgement.verdict
+    index = verdict.first_faulty_step
+    return DiagnosisRow(
+        **common,
+        first_faulty_step=index,
+        category=verdict.category,
+        rationale=verdict.rationale,
+        faulty_step_text=case.steps.texts[index][:STEP_TEXT_CHARS] if index >= 0 else None,
+        attempts=judgement.attempts,
+    )
+
+
+def pending(targets: list[Target], done: dict[RowKey, DiagnosisRow]) -> list[Target]:
+    return [t for t in targets if t.key not in done or done[t.key].category == JUDGE_ERROR]
+
+
+async def run_diagnosis(
+    targets: list[Target],
+    judge: Judge,
+    out_dir: Path,
+    concurrency: int,
+    on_row: Callable[[DiagnosisRow], None] | None = None,
+) -> None:
+    queue: asyncio.Queue[Target] = asyncio.Queue()
+    for target in targets:
+        queue.put_nowait(target)
+    with (out_dir / DIAGNOSIS_FILE).open("a", encoding="utf-8") as sink:
+
+        async def worker() -> None:
+            while True:
+                try:
+                    target = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                row = await diagnose_one(target, judge)
+                sink.write(row.model_dump_json() + "\n")
+                sink.flush()
+                if on_row is not None:
+                    on_row(row)
+
+        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(targets))))))
+
+
+def final_rows(targets: list[Target], out_dir: Path) -> list[DiagnosisRow]:
+    """The last row of every target, in target order."""
+    latest = {row.key: row for row in load_rows(out_dir)}
+    return [latest[t.key] for t in targets if t.key in latest]
