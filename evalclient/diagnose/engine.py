@@ -50,6 +50,13 @@ def load_rows(out_dir: Path) -> list[DiagnosisRow]:
     return rows
 
 
+def _identity(config: DiagnoseConfig) -> dict[str, object]:
+    """What must match for a resume: the judge's endpoint may move (a restarted server), its model may not."""
+    data = config.model_dump()
+    data["judge"].pop("endpoint", None)
+    return data
+
+
 def prepare_out_dir(out_dir: Path, config: DiagnoseConfig) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / CONFIG_FILE
@@ -58,10 +65,9 @@ def prepare_out_dir(out_dir: Path, config: DiagnoseConfig) -> None:
             previous = DiagnoseConfig.model_validate_json(path.read_text(encoding="utf-8"))
         except ValidationError:
             raise DiagnosisDirectoryError(f"{path} is not an evalclient diagnosis configuration") from None
-        if previous != config:
-            differences = [
-                name for name in config.model_fields if getattr(previous, name) != getattr(config, name)
-            ]
+        old, new = _identity(previous), _identity(config)
+        differences = [name for name in new if old.get(name) != new[name]]
+        if differences:
             raise DiagnosisDirectoryError(
                 f"{out_dir} holds another diagnosis (differs: {', '.join(differences)}); pass another --out"
             )
