@@ -1,4 +1,4 @@
-"""The main job: quantize -> serve -> evaluate -> compare, on the project's own tiny reasoner."""
+"""The main job: quantize -> serve -> evaluate -> compare -> diagnose, on the project's own tiny reasoner."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from demo.diagnose_step import DiagnoseStepError, diagnose_worst_scheme
 from demo.eval_step import DEFAULT_BUDGETS, EvalStepError, compare_schemes, evaluate_thinking_budgets
 from demo.quantize_step import SCHEMES, quantize_step
 from server.launcher import ServerProcess
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.workdir / "runs"
     # Evaluations are cheap; start them afresh so a run never mixes answers of older artifacts.
     shutil.rmtree(runs, ignore_errors=True)
+    shutil.rmtree(args.workdir / "diagnosis", ignore_errors=True)
     summaries: dict[str, dict[str, Any]] = {}
 
     def evaluate(scheme: str, server: ServerProcess) -> None:
@@ -80,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if len(summaries) > 1:
         compare_schemes(console, summaries)
+        try:
+            diagnose_worst_scheme(console, summaries, runs_dir=runs, out_dir=args.workdir / "diagnosis")
+        except DiagnoseStepError as exc:
+            console.print(f"[red]demo: {exc}[/]")
+            return 1
     failed = [r for r in results if r.error]
     for result in failed:
         console.print(f"[red]demo: {result.scheme}: {result.error}[/]")

@@ -104,6 +104,7 @@ async def diagnose_one(target: Target, judge: Judge) -> DiagnosisRow:
         "flip": target.flip,
         "truncated": was_truncated(record),
         "reference": reference,
+        "response_digest": target.digest,
     }
     try:
         judgement = await judge.judge(case)
@@ -123,8 +124,13 @@ async def diagnose_one(target: Target, judge: Judge) -> DiagnosisRow:
     )
 
 
+def _current(target: Target, row: DiagnosisRow | None) -> bool:
+    """The row judged this very response (not an older one under the same key) and gave a verdict."""
+    return row is not None and row.category != JUDGE_ERROR and row.response_digest == target.digest
+
+
 def pending(targets: list[Target], done: dict[RowKey, DiagnosisRow]) -> list[Target]:
-    return [t for t in targets if t.key not in done or done[t.key].category == JUDGE_ERROR]
+    return [t for t in targets if not _current(t, done.get(t.key))]
 
 
 async def run_diagnosis(
@@ -157,4 +163,4 @@ async def run_diagnosis(
 def final_rows(targets: list[Target], out_dir: Path) -> list[DiagnosisRow]:
     """The last row of every target, in target order."""
     latest = {row.key: row for row in load_rows(out_dir)}
-    return [latest[t.key] for t in targets if t.key in latest]
+    return [latest[t.key] for t in targets if t.key in latest and latest[t.key].response_digest == t.digest]

@@ -41,6 +41,7 @@ class DiagnosisRow(BaseModel):
     faulty_step_text: str | None = None  # the first faulty step, shortened
     reference: Verdict | None = None  # the rules judge's verdict, when another judge ran on toy-arith
     attempts: int = 1  # judge requests it took
+    response_digest: str = ""  # of the judged reasoning and answer: a rerun run's new text is judged again
 
     @property
     def key(self) -> RowKey:

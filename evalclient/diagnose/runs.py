@@ -9,6 +9,7 @@ other failures, then the baseline's own failures (so both runs' distributions ca
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,11 @@ class Target:
     def key(self) -> RowKey:
         r = self.record
         return (self.role, r.benchmark, r.problem_id, r.thinking_budget, r.seed, r.sample_index)
+
+    @property
+    def digest(self) -> str:
+        text = f"{self.record.reasoning}\0{self.record.answer}"
+        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
     @property
     def problem(self) -> str:

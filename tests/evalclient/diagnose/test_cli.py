@@ -124,3 +124,19 @@ def test_another_judge_in_the_same_out_is_refused(
     assert _rules(run, tmp_path / "diag") == 0
     code = _rules(run, tmp_path / "diag", "--judge-endpoint", "http://127.0.0.1:9/v1", "--judge-model", "m")
     assert code == 1 and "holds another diagnosis" in capsys.readouterr().err
+
+
+def test_a_sample_rerun_with_a_new_response_is_judged_again(tmp_path: Path) -> None:
+    cases = injected_cases(4)
+    run = write_run(tmp_path / "run", [(c.problem, c.reasoning, c.answer, False) for c in cases])
+    out = tmp_path / "diag"
+    assert _rules(run, out) == 0
+    # the run is redone into the same directory: sample p000 now has another (exact but misanswered) trace
+    first = cases[0].problem
+    new = write_run(tmp_path / "new", [(first, first.trace, "\\boxed{1}", False)])
+    with (run / SAMPLES_FILE).open("a") as sink:
+        sink.write((new / SAMPLES_FILE).read_text())
+    assert _rules(run, out) == 0
+    rows = {row.id: row for row in load_rows(out)}  # the last line per sample wins
+    assert len((out / DIAGNOSIS_FILE).read_text().splitlines()) == 5
+    assert rows["p000"].category == "answer"
