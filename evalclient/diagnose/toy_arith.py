@@ -105,8 +105,11 @@ def _fault(index: int, category: str, rationale: str) -> Verdict:
 
 def _check_body(index: int, line: str, value: int, operation: Operation) -> Verdict | None:
     """A fault inside a line whose header is right, or None when the line is exact."""
-    if line == worked_line(value, operation):
+    expected = worked_line(value, operation)
+    if line == expected:
         return None
+    if expected.startswith(line):  # the step stops part-way (a thinking budget cut it)
+        return _fault(index, "planning", f"{value}{operation} left unfinished: {line[-24:]!r}")
     rest = line.partition(": ")[2]
     body, sep, result = rest.rpartition(" =")
     if not sep:

@@ -173,11 +173,8 @@ def inject(problem: Problem, kind: str, at: int, rng: random.Random) -> Injected
     if kind == "extra_step":
         tail = _continue(value, (step, step, *after))
         return _finish(problem, kind, None if tail is None else [*before, *tail], at + 1)
-    if kind == "cut_off":
-        head, _, rest = good[at].partition(": ")
-        cells = rest.rpartition(" =")[0].split(" ")
-        kept = rng.randrange(len(cells))
-        line = f"{head}: {' '.join(cells[:kept])}".rstrip()
+    if kind == "cut_off":  # anywhere after the header: inside a column, before or inside the result
+        line = good[at][: rng.randint(len(f"{value}{step.op}{step.operand}:"), len(good[at]) - 1)]
         return Injected(
             problem, kind, "".join(f"{x}\n" for x in [*before, line]), boxed(rng.randint(10, 999)), at
         )
