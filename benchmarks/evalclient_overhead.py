@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from evalclient.benchmarks import get_benchmark  # noqa: E402
 from evalclient.client import ChatClient  # noqa: E402
 from evalclient.records import Problem, RunConfig, SamplingConfig  # noqa: E402
+from evalclient.rundir import RunDirectory  # noqa: E402
 from evalclient.runner import Runner, WorkItem, plan  # noqa: E402
 from evalclient.scorer_pool import ScoringPool  # noqa: E402
 from evalclient.stub import SEED_MARK, StubProcess  # noqa: E402
@@ -70,7 +71,7 @@ async def timed_run(
     scoring: ScoringPool, out: Path,
 ) -> tuple[float, Runner]:  # fmt: skip
     async with ChatClient(config.endpoint, api_key, stream=stream, max_connections=concurrency) as client:
-        runner = Runner(config, out, client, concurrency, scoring)
+        runner = Runner(config, RunDirectory(out), client, concurrency, scoring)
         started = time.perf_counter()
         await runner.run(work)
         return time.perf_counter() - started, runner

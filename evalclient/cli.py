@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 2
-    from evalclient.session import EvalError, run_session
+    from evalclient.errors import EvalclientError
+    from evalclient.session import run_session
 
     started = time.perf_counter()
     try:
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
             )
         )
-    except (EvalError, DataUnavailableError, BenchmarkOptionError) as exc:
+    except (EvalclientError, DataUnavailableError, BenchmarkOptionError) as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,24 +1,12 @@
 """What a run reads and writes: problems, scores, per-sample records, the run configuration.
 
-``Problem`` and ``Score`` are the benchmark contract (see ``evalclient.benchmarks.base``).
-
-Run directory layout (the contract readers such as ``evalclient compare`` rely on):
-
-- ``RUNDIR/run.json``: ``RunConfig``, the resolved configuration (endpoint, model, benchmarks,
-  protocol, sampling, seeds, n, thinking budgets, scoring mode), written before the first request.
-  Rerunning with the same ``--out`` checks that the configuration matches, then resumes.
-- ``RUNDIR/samples.jsonl``: one ``SampleRecord`` per line, appended (and flushed) as soon as a sample is
-  scored; a finished sample is identified by ``SampleRecord.key`` =
-  (benchmark, problem_id, thinking_budget, seed, sample_index) and is never asked again on resume.
-  ``correct`` is ``None`` for a sample that failed (``error`` says why): errors are reported, never
-  scored as wrong. On resume, errored samples are asked again; the last line for a key wins.
-- ``RUNDIR/summary.json``: ``evalclient.metrics.RunSummary`` (metrics with 95% CIs per benchmark,
-  thinking budget and meta breakdown).
-- ``RUNDIR/report.md``: the same for people.
+``Problem`` and ``Score`` are the benchmark contract (see ``evalclient.benchmarks.base``); the files a run
+is kept in are ``evalclient.rundir``'s.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +34,30 @@ class Score(BaseModel):
 SampleKey = tuple[str, str, int | None, int | None, int]
 
 THINKING_UNLIMITED = None  # ``thinking_budget`` value that means "no budget sent"
+
+# Problem meta keys worth slicing results by, in report order; others (ids, dates, urls) are not.
+SLICE_KEYS = (
+    "subject",
+    "level",
+    "difficulty",
+    "platform",
+    "testtype",
+    "subset",
+    "category",
+    "subdomain",
+    "release",
+    "contest_month",
+)
+
+
+def budget_label(budget: int | None) -> str:
+    """How a thinking budget is shown in reports and plots."""
+    return "unlimited" if budget is None else str(budget)
+
+
+def budget_order(budget: int | None) -> float:
+    """Sort key of a thinking budget: by size, unlimited last."""
+    return math.inf if budget is None else budget
 
 
 class SampleRecord(BaseModel):
