@@ -20,7 +20,7 @@ from evalclient.diagnose.runs import Target
 from evalclient.diagnose.steps import split_response
 from evalclient.diagnose.taxonomy import JUDGE_ERROR
 from evalclient.records import SampleRecord
-from evalclient.runner import write_atomically
+from evalclient.rundir import write_atomically
 
 DIAGNOSIS_FILE = "diagnosis.jsonl"
 CONFIG_FILE = "diagnose.json"

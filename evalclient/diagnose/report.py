@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from evalclient.diagnose.rows import DiagnosisRow
 from evalclient.diagnose.taxonomy import CATEGORIES, CATEGORY_NAMES, JUDGE_ERROR
-from evalclient.runner import dump_json, write_atomically
+from evalclient.rundir import save_figure, write_atomically, write_json
 
 SUMMARY_FILE = "diagnosis_summary.json"
 REPORT_FILE = "diagnosis.md"
@@ -256,15 +256,11 @@ def plot(summary: DiagnosisSummary, path: Path) -> Path | None:
         axes[2].set_title(f"{main.run}: flips vs other failures")
         axes[2].legend(fontsize=8)
     figure.tight_layout()
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    temporary.replace(path)
-    return path
+    return save_figure(figure, path)
 
 
 def write_report(out_dir: Path, summary: DiagnosisSummary) -> None:
-    dump_json(out_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
+    write_json(out_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
     image = plot(summary, out_dir / PLOT_FILE)
     if image is None:
         (out_dir / PLOT_FILE).unlink(missing_ok=True)

@@ -1,10 +1,11 @@
 """Reading the runs to diagnose, and choosing what to diagnose in them.
 
-Runs are read through the runner's own reader (``evalclient.runner.load_records``: last line per key
-wins). The targets are every wrong sample (``correct is False``; error samples have no verdict and are
-not failures). With a baseline, a failure of the run is a *flip* when the baseline's sample with the same
-key (benchmark, thinking budget, problem, seed, sample index) is right; flips come first, then the run's
-other failures, then the baseline's own failures (so both runs' distributions can be set side by side).
+Runs are read through ``evalclient.rundir.RunDirectory``, the one reader of a run directory (last line
+per key wins, a torn last line ignored). The targets are every wrong sample (``correct is False``; error
+samples have no verdict and are not failures). With a baseline, a failure of the run is a *flip* when
+the baseline's sample with the same key (benchmark, thinking budget, problem, seed, sample index) is
+right; flips come first, then the run's other failures, then the baseline's own failures (so both runs'
+distributions can be set side by side).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from evalclient.diagnose.rows import Role, RowKey
+from evalclient.errors import EvalclientError
 from evalclient.records import RunConfig, SampleKey, SampleRecord
-from evalclient.runner import RUN_FILE, SAMPLES_FILE, latest_by_key, load_records
+from evalclient.rundir import RUN_FILE, SAMPLES_FILE, RunDirectory, RunDirectoryError
 
 
-class NotARunError(Exception):
+class NotARunError(EvalclientError):
     """The directory is not an evalclient run; the message names what is missing."""
 
 
@@ -39,11 +43,14 @@ def read_run(path: Path) -> RunData:
     missing = [name for name in (RUN_FILE, SAMPLES_FILE) if not (path / name).is_file()]
     if missing:
         raise NotARunError(f"{path} is not an evalclient run: no {' and no '.join(missing)}")
+    run_dir = RunDirectory(path)
     try:
-        config = RunConfig.model_validate_json((path / RUN_FILE).read_text(encoding="utf-8"))
-    except ValueError:
+        config = RunConfig.model_validate(run_dir.read_config())
+        return RunData(path, config, run_dir.latest_samples())
+    except ValidationError:
         raise NotARunError(f"{path / RUN_FILE} is not an evalclient run configuration") from None
-    return RunData(path, config, latest_by_key(load_records(path)))
+    except RunDirectoryError as exc:
+        raise NotARunError(str(exc)) from None
 
 
 @dataclass(frozen=True)

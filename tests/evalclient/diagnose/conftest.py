@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalclient.records import RunConfig, SampleRecord, SamplingConfig
-from evalclient.runner import RUN_FILE, SAMPLES_FILE
+from evalclient.rundir import RUN_FILE, SAMPLES_FILE
 from tests.evalclient.diagnose.injection import KINDS, Injected, inject
 from tinymodel.reasoner.benchmark import benchmark_problems
 from tinymodel.reasoner.problems import Problem

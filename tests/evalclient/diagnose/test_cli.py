@@ -10,7 +10,7 @@ import pytest
 from evalclient.cli import main as evalclient_main
 from evalclient.diagnose.engine import DIAGNOSIS_FILE, load_rows
 from evalclient.diagnose.steps import split_response
-from evalclient.runner import SAMPLES_FILE
+from evalclient.rundir import SAMPLES_FILE
 from tests.evalclient.diagnose.conftest import MakeRun, injected_cases, write_run
 
 
