@@ -89,38 +89,40 @@ async def diagnose_one(target: Target, judge: Judge) -> DiagnosisRow:
     case = case_of(target)
     record = target.record
     reference = rules_verdict(case) if judge.name != "rules" else None
-    common = {
-        "id": record.problem_id,
-        "sample": target.sample,
-        "role": target.role,
-        "run": target.run.label,
-        "benchmark": record.benchmark,
-        "thinking_budget": record.thinking_budget,
-        "seed": record.seed,
-        "sample_index": record.sample_index,
-        "meta": dict(record.meta),
-        "steps": len(case.steps),
-        "judge": judge.name,
-        "flip": target.flip,
-        "truncated": was_truncated(record),
-        "reference": reference,
-        "response_digest": target.digest,
-    }
+    row = DiagnosisRow(
+        id=record.problem_id,
+        sample=target.sample,
+        role=target.role,
+        run=target.run.label,
+        benchmark=record.benchmark,
+        thinking_budget=record.thinking_budget,
+        seed=record.seed,
+        sample_index=record.sample_index,
+        meta=dict(record.meta),
+        steps=len(case.steps),
+        first_faulty_step=None,
+        category=JUDGE_ERROR,
+        judge=judge.name,
+        rationale="",
+        flip=target.flip,
+        truncated=was_truncated(record),
+        reference=reference,
+        response_digest=target.digest,
+    )
     try:
         judgement = await judge.judge(case)
     except JudgeFailedError as exc:
-        return DiagnosisRow(
-            **common, first_faulty_step=None, category=JUDGE_ERROR, rationale=str(exc), attempts=exc.attempts
-        )
+        return row.model_copy(update={"rationale": str(exc), "attempts": exc.attempts})
     verdict = judgement.verdict
     index = verdict.first_faulty_step
-    return DiagnosisRow(
-        **common,
-        first_faulty_step=index,
-        category=verdict.category,
-        rationale=verdict.rationale,
-        faulty_step_text=case.steps.texts[index][:STEP_TEXT_CHARS] if index >= 0 else None,
-        attempts=judgement.attempts,
+    return row.model_copy(
+        update={
+            "first_faulty_step": index,
+            "category": verdict.category,
+            "rationale": verdict.rationale,
+            "faulty_step_text": case.steps.texts[index][:STEP_TEXT_CHARS] if index >= 0 else None,
+            "attempts": judgement.attempts,
+        }
     )
 
 

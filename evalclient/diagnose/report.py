@@ -22,7 +22,7 @@ SUMMARY_FILE = "diagnosis_summary.json"
 REPORT_FILE = "diagnosis.md"
 PLOT_FILE = "diagnosis.png"
 POSITION_BINS = 5  # [0, 0.2), [0.2, 0.4), ... [0.8, 1.0]
-COLUMNS = (*CATEGORY_NAMES, JUDGE_ERROR)
+COLUMNS: tuple[str, ...] = (*CATEGORY_NAMES, JUDGE_ERROR)
 SLICE_KEYS = ("difficulty", "level", "subject")
 
 
@@ -63,7 +63,7 @@ class DiagnosisSummary(BaseModel):
 
 
 def _group(label: str, rows: Sequence[DiagnosisRow]) -> GroupCounts:
-    counts = Counter(row.category for row in rows)
+    counts: Counter[str] = Counter(row.category for row in rows)
     return GroupCounts(label=label, total=len(rows), counts={c: counts.get(c, 0) for c in COLUMNS})
 
 
@@ -154,7 +154,7 @@ def render(summary: DiagnosisSummary, plot: Path | None) -> str:
     main = summary.runs[0]
     if main.flips is not None and main.others is not None:
         out += ["", f"## Flips vs other failures ({summary.run})", ""]
-        out += _table("failures", [main.flips, main.others])
+        out += _table("failures of", [main.flips, main.others])
     for key in SLICE_KEYS:
         groups = [(run, run.by_slice[key]) for run in summary.runs if key in run.by_slice]
         if groups:
@@ -180,7 +180,7 @@ def render(summary: DiagnosisSummary, plot: Path | None) -> str:
         "Relative position in the trace (0 = first step, 1 = final answer).",
     ]
     edges = [f"{i / POSITION_BINS:.1f}-{(i + 1) / POSITION_BINS:.1f}" for i in range(POSITION_BINS)]
-    out += [f"| run | {' | '.join(edges)} | cut off by the budget |", "|---" * (POSITION_BINS + 2) + "|"]
+    out += [f"| run | {' | '.join(edges)} | thinking cut short |", "|---" * (POSITION_BINS + 2) + "|"]
     for run in summary.runs:
         out.append(f"| {run.run} | {' | '.join(map(str, run.positions))} | {run.truncated} |")
     agreements = [run for run in summary.runs if run.agreement is not None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tinymodel.reasoner.problems import Problem, Step, apply, boxed, step_trace
+from tinymodel.reasoner.problems import Operation, Problem, Step, apply, boxed, step_trace
 
 KINDS = (
     "wrong_digit",  # one column's digit wrong (computation)
@@ -141,9 +141,9 @@ def inject(problem: Problem, kind: str, at: int, rng: random.Random) -> Injected
         made = _dropped_carry_line(value, step, rng.randrange(max(1, len(str(value)))))
         if made is None:
             return None
-        line, result = made
-        tail = _continue(result, after)
-        return _finish(problem, kind, None if tail is None else [*before, line, *tail], at)
+        dropped_line, dropped_result = made
+        tail = _continue(dropped_result, after)
+        return _finish(problem, kind, None if tail is None else [*before, dropped_line, *tail], at)
     if kind in ("wrong_operand", "wrong_operation"):
         if kind == "wrong_operand":
             if step.op == "*":
@@ -152,7 +152,8 @@ def inject(problem: Problem, kind: str, at: int, rng: random.Random) -> Injected
                 operand = step.operand + rng.choice([-1, 1]) * 10 ** rng.randrange(len(str(step.operand)))
             wrong = Step(step.op, operand)
         else:
-            wrong = Step({"+": "-", "-": "+", "*": "+"}[step.op], step.operand)
+            swapped: dict[str, Operation] = {"+": "-", "-": "+", "*": "+"}
+            wrong = Step(swapped[step.op], step.operand)
         if wrong.operand < 1 or any((s.op, s.operand) == (wrong.op, wrong.operand) for s in steps):
             return None
         if wrong.op == "-" and value < wrong.operand:

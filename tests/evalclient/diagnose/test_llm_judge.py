@@ -20,6 +20,7 @@ from evalclient.diagnose.llm_judge import (
 from evalclient.diagnose.rows import Verdict
 from evalclient.diagnose.steps import Steps
 from evalclient.diagnose.stub_judge import rules_reply, rules_verdict_of, verdict_reply
+from evalclient.diagnose.taxonomy import Category
 from evalclient.stub import StubReply, StubThread
 from tests.evalclient.diagnose.conftest import MakeRun, injected_cases
 
@@ -120,7 +121,7 @@ def test_wrong_replies_are_recorded_as_given_and_show_as_disagreement(
     def wrong(prompt: str) -> StubReply:
         truth = rules_verdict_of(prompt)
         assert truth is not None
-        kind = "planning" if truth.category != "planning" else "computation"
+        kind: Category = "planning" if truth.category != "planning" else "computation"
         return verdict_reply(Verdict(first_faulty_step=0, category=kind, rationale="a wrong critique"))
 
     assert _diagnose(run, stub(responder=wrong), tmp_path / "out") == 0

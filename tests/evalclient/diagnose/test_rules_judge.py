@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from evalclient.diagnose.rows import Verdict
 from evalclient.diagnose.steps import split_response
 from evalclient.diagnose.toy_arith import NotToyArithError, judge_trace, parse_problem
 from tests.evalclient.diagnose.injection import KINDS, inject
@@ -18,7 +19,7 @@ PROBLEMS = [problem for _, problem in benchmark_problems()] + [
 ]
 
 
-def _verdict(problem_text: str, reasoning: str, answer: str):
+def _verdict(problem_text: str, reasoning: str, answer: str) -> Verdict:
     return judge_trace(problem_text, split_response("toy-arith", reasoning, answer), answer)
 
 
