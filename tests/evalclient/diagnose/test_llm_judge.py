@@ -175,7 +175,7 @@ def test_malformed_slow_and_down_judges_give_judge_error_rows_that_a_rerun_retri
 
 
 def test_a_judge_endpoint_that_is_down_gives_judge_errors(make_run: MakeRun, tmp_path: Path) -> None:
-    from server.launcher import free_port
+    from launcher import free_port
 
     cases = injected_cases(3)
     run = make_run("run", [(c.problem, c.reasoning, c.answer, False) for c in cases])
