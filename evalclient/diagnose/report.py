@@ -130,7 +130,7 @@ def _cell(group: GroupCounts, category: str) -> str:
 
 
 def _table(title: str, groups: Sequence[GroupCounts]) -> list[str]:
-    lines = [f"| {title} | failures | {' | '.join(COLUMNS)} |", "|---" * (len(COLUMNS) + 2) + "|"]
+    lines = [f"| {title} | n | {' | '.join(COLUMNS)} |", "|---" * (len(COLUMNS) + 2) + "|"]
     for group in groups:
         cells = " | ".join(_cell(group, c) for c in COLUMNS)
         lines.append(f"| {group.label} | {group.total} | {cells} |")
