@@ -28,11 +28,12 @@ from evalclient.diagnose.report import REPORT_FILE, summarize, write_report
 from evalclient.diagnose.rows import DiagnoseConfig, DiagnosisRow, JudgeConfig
 from evalclient.diagnose.runs import NotARunError, RunData, Target, read_run, targets
 from evalclient.diagnose.taxonomy import JUDGE_ERROR
+from evalclient.errors import EvalclientError
 
 PROG = "evalclient diagnose"
 
 
-class DiagnoseUsageError(Exception):
+class DiagnoseUsageError(EvalclientError):
     """Bad command-line input: one line, exit status 2."""
 
 

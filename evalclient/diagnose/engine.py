@@ -19,6 +19,7 @@ from evalclient.diagnose.rows import DiagnoseConfig, DiagnosisRow, RowKey
 from evalclient.diagnose.runs import Target
 from evalclient.diagnose.steps import split_response
 from evalclient.diagnose.taxonomy import JUDGE_ERROR
+from evalclient.errors import EvalclientError
 from evalclient.records import SampleRecord
 from evalclient.rundir import write_atomically
 
@@ -27,7 +28,7 @@ CONFIG_FILE = "diagnose.json"
 STEP_TEXT_CHARS = 160
 
 
-class DiagnosisDirectoryError(Exception):
+class DiagnosisDirectoryError(EvalclientError):
     """``--out`` holds another diagnosis, or cannot be used."""
 
 

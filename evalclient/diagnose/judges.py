@@ -9,6 +9,7 @@ from typing import Protocol
 from evalclient.diagnose.rows import Verdict
 from evalclient.diagnose.steps import Steps
 from evalclient.diagnose.toy_arith import NotToyArithError, judge_trace
+from evalclient.errors import EvalclientError
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Judgement:
     attempts: int = 1
 
 
-class JudgeFailedError(Exception):
+class JudgeFailedError(EvalclientError):
     """No verdict could be had; the message says why (it becomes the row's rationale)."""
 
     def __init__(self, message: str, attempts: int = 1) -> None:

@@ -21,6 +21,7 @@ from evalclient.diagnose.judges import Case, JudgeFailedError, Judgement
 from evalclient.diagnose.rows import Verdict
 from evalclient.diagnose.steps import Steps
 from evalclient.diagnose.taxonomy import CATEGORIES, CATEGORY_NAMES, Category
+from evalclient.errors import EvalclientError
 from reasoning_formats import last_boxed
 
 NO_ANSWER: Final = "(no final answer)"
@@ -53,7 +54,7 @@ THINK_END = "</think>"
 RATIONALE_CHARS = 400
 
 
-class VerdictParseError(ValueError):
+class VerdictParseError(EvalclientError):
     """The reply has no well-formed verdict; the message says what was wrong."""
 
 

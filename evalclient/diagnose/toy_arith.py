@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from evalclient.diagnose.rows import Verdict
 from evalclient.diagnose.steps import Steps
+from evalclient.errors import EvalclientError
 from reasoning_formats import last_boxed
 
 _PROBLEM = re.compile(r"^\w+ has (?P<start>\d+) \w+, (?P<actions>.+)\. How many now\?$")
@@ -24,7 +25,7 @@ _ACTION = re.compile(
 _HEADER = re.compile(r"^(?P<a>\d+)(?P<op>[+\-*])(?P<b>\d+):")
 
 
-class NotToyArithError(ValueError):
+class NotToyArithError(EvalclientError):
     """The problem text is not a toy-arith word problem."""
 
 
