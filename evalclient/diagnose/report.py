@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from evalclient.diagnose.rows import DiagnosisRow
 from evalclient.diagnose.taxonomy import CATEGORIES, CATEGORY_NAMES, JUDGE_ERROR
+from evalclient.records import budget_label, budget_order
 from evalclient.rundir import save_figure, write_atomically, write_json
 
 SUMMARY_FILE = "diagnosis_summary.json"
@@ -89,17 +90,13 @@ def _agreement(rows: Sequence[DiagnosisRow]) -> AgreementStats | None:
     )
 
 
-def _budget_label(budget: int | None) -> str:
-    return "unlimited" if budget is None else str(budget)
-
-
 def breakdown(role: str, run: str, rows: Sequence[DiagnosisRow], with_flips: bool) -> RunBreakdown:
     by_slice: dict[str, list[GroupCounts]] = {}
     for key in SLICE_KEYS:
         values = sorted({str(row.meta[key]) for row in rows if key in row.meta})
         if values:
             by_slice[key] = [_group(v, [r for r in rows if str(r.meta.get(key)) == v]) for v in values]
-    budgets = sorted({row.thinking_budget for row in rows}, key=lambda b: (b is None, b or 0))
+    budgets = sorted({row.thinking_budget for row in rows}, key=budget_order)
     return RunBreakdown(
         role=role,
         run=run,
@@ -107,7 +104,7 @@ def breakdown(role: str, run: str, rows: Sequence[DiagnosisRow], with_flips: boo
         flips=_group("flips", [r for r in rows if r.flip]) if with_flips else None,
         others=_group("other failures", [r for r in rows if not r.flip]) if with_flips else None,
         by_slice=by_slice,
-        by_budget=[_group(_budget_label(b), [r for r in rows if r.thinking_budget == b]) for b in budgets],
+        by_budget=[_group(budget_label(b), [r for r in rows if r.thinking_budget == b]) for b in budgets],
         positions=_positions(rows),
         truncated=sum(row.truncated for row in rows),
         agreement=_agreement(rows),
