@@ -1,4 +1,4 @@
-"""The main job: quantize -> serve -> evaluate -> compare, on the project's own tiny reasoner."""
+"""The main job: quantize -> serve -> evaluate -> compare -> diagnose, on the project's own tiny reasoner."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from demo.diagnose_step import DiagnoseStepError, diagnose_worst_scheme
 from demo.eval_step import UNLIMITED, EvalStepError, evaluate_thinking_budgets
 from demo.quantize_step import quantize_step
 from demo.recover_step import RECOVER_SCHEME, recover_step
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.workdir / "runs"
     # Evaluations are cheap; start them afresh so a run never mixes answers of older artifacts.
     shutil.rmtree(runs, ignore_errors=True)
+    shutil.rmtree(args.workdir / "diagnosis", ignore_errors=True)
     summaries: dict[str, dict[str, Any]] = {}
 
     def evaluate(scheme: str, server: ServerProcess) -> None:
@@ -128,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             compared = compare_step(
                 console, [runs / scheme for scheme in summaries], args.workdir / "compare"
             )
+        try:
+            with times.phase("diagnose"):
+                diagnose_worst_scheme(console, summaries, runs_dir=runs, out_dir=args.workdir / "diagnosis")
+        except DiagnoseStepError as exc:
+            console.print(f"[red]demo: {exc}[/]")
+            return 1
     times.show(console)
     failed = [r for r in results if r.error]
     for result in failed:
