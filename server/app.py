@@ -81,7 +81,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             tokenizer = AutoTokenizer.from_pretrained(config.model)
             app.state.engine = engine
             app.state.model_info = model_info
-            metrics = ServerMetrics(config.model_name, model_info.scheme)
+            metrics = ServerMetrics(config.model_name, model_info.metrics_label)
             max_model_len = engine.model_config.max_model_len
             app.state.completion = CompletionService(
                 engine, tokenizer, model_name=config.model_name, max_model_len=max_model_len, metrics=metrics
@@ -141,6 +141,8 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             max_model_len=chat.max_model_len,
             quantization_scheme=info.scheme,
             source_model=info.source_model,
+            emulated=info.emulation is not None,
+            emulation=info.emulation,
         )
         return ModelList(data=[card])
 
