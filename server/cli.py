@@ -9,6 +9,7 @@ import sys
 
 from pydantic import ValidationError
 
+from lifeline import die_with_parent_from_env
 from server.config import ServerConfig
 from server.thinking import DEFAULT_EFFORT_BUDGETS, parse_effort_budgets
 
@@ -109,6 +110,8 @@ def _exit_after_drain(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Started by server.launcher: stop (SIGTERM: drain, engine shutdown) when the launcher dies.
+    die_with_parent_from_env()
     args = vars(build_parser().parse_args(argv))
     log_level = args.pop("log_level")
     try:
