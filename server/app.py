@@ -124,7 +124,11 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
         route_class=JSONBodyRoute,
     )
 
-    @app.get("/health", responses={200: {"description": "Serving"}, **error_responses(500, 503)})
+    @app.get(
+        "/health",
+        response_class=Response,
+        responses={200: {"description": "Serving (empty body)"}, **error_responses(500, 503)},
+    )
     async def health(request: Request) -> Response:
         try:
             await request.app.state.engine.check_health()
@@ -273,6 +277,8 @@ def _invalid_body(exc: RequestValidationError) -> InvalidRequestError:
         while common < min(len(path), len(other_path)) and path[common] == other_path[common]:
             common += 1
         path = path[:common]
+    if "[key]" in path:  # a dict key failed (logit_bias): the field is the dict
+        path = path[: path.index("[key]") - 1]
     if first.get("type") == "json_invalid":  # its location is a character offset
         return InvalidRequestError(f"body: invalid JSON: {first.get('ctx', {}).get('error', '')}")
     param = ".".join(str(part) for part in path) or None

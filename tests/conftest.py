@@ -52,6 +52,8 @@ def _serve(model: Path, served_name: str, log_path: Path) -> ServerProcess:
         ",".join(f"{level}={tokens}" for level, tokens in EFFORT_BUDGETS.items()),
         api_key=API_KEY,
         log_path=log_path,
+        # ~40 s alone; minutes on a host shared with other engines.
+        start_timeout=900,
     )
 
 
