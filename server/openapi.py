@@ -4,7 +4,8 @@ A route declares its responses with these helpers, e.g. for a new generation end
 
     @v1.post("/responses", response_model=None, responses=generation_responses(Response, ResponseEvent))
 
-``finish_openapi`` then drops FastAPI's 422 (validation errors are 400 here, see server/app.py).
+and names its stream's event model in ``finish_openapi(app, extra_models=[..., ResponseEvent])``, which
+also drops FastAPI's 422 (validation errors are 400 here, see server/app.py).
 """
 
 from __future__ import annotations

@@ -88,8 +88,8 @@ def bound_generation(case: Any) -> None:
         value = case.body.get(field)
         if _is_int(value) and value > MAX_FUZZED_TOKENS:
             case.body[field] = MAX_FUZZED_TOKENS
-    if not _is_int(case.body.get("max_tokens")):
-        case.body.setdefault("max_completion_tokens", MAX_FUZZED_TOKENS)
+    if case.path.endswith("/chat/completions") and not _is_int(case.body.get("max_tokens")):
+        case.body.setdefault("max_completion_tokens", MAX_FUZZED_TOKENS)  # else the context's worth
     choices = case.body.get("n")
     if _is_int(choices) and MAX_FUZZED_CHOICES < choices <= MAX_CHOICES:
         case.body["n"] = MAX_FUZZED_CHOICES
