@@ -111,7 +111,7 @@ LAUNCHER = textwrap.dedent(
     import sys, time
     from server.launcher import ServerProcess
     server = ServerProcess(sys.argv[1], "--enforce-eager", "--gpu-memory-utilization", "0.05",
-                           "--max-model-len", "256", start_timeout=float(sys.argv[2]))
+                           "--max-model-len", "256", start_timeout=float(sys.argv[2]), log_path=sys.argv[3])
     server.start()
     print("healthy", flush=True)
     time.sleep(3600)
@@ -121,17 +121,18 @@ LAUNCHER = textwrap.dedent(
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_serve_launched_by_a_killed_process_stops(tiny_model_dir: Path) -> None:
+def test_serve_launched_by_a_killed_process_stops(tiny_model_dir: Path, tmp_path: Path) -> None:
     """quantize verify, the demo and scripts start ``serve`` through server.launcher."""
+    log = tmp_path / "serve.log"
     launcher = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, str(tiny_model_dir), str(START_S)],
+        [sys.executable, "-c", LAUNCHER, str(tiny_model_dir), str(START_S), str(log)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
     try:
         assert launcher.stdout is not None
-        assert launcher.stdout.readline().strip() == b"healthy"
+        assert launcher.stdout.readline().strip() == b"healthy", log.read_text()[-2000:]
         children = descendants(launcher.pid)
         assert any("-m server" in _command(pid) for pid in children)
         assert len(children) >= 2  # serve and vLLM's engine core, at least
