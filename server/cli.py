@@ -29,7 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--api-key", help="require `Authorization: Bearer KEY` on /v1 routes")
     parser.add_argument("--max-model-len", type=int, help="context length (default: the model's)")
-    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per replica")
+    parser.add_argument(
+        "--tensor-parallel-size", type=int, default=1, help="GPUs each layer is sharded over (default: 1)"
+    )
+    parser.add_argument(
+        "--pipeline-parallel-size", type=int, default=1, help="pipeline stages, layers split (default: 1)"
+    )
+    parser.add_argument(
+        "--data-parallel-size",
+        type=int,
+        default=1,
+        help="engine copies behind this server, each on tensor x pipeline GPUs (default: 1)",
+    )
     parser.add_argument(
         "--kv-cache-dtype", default="auto", help="KV cache dtype, e.g. auto or fp8 (default: auto)"
     )

@@ -20,6 +20,10 @@ class ServerConfig(BaseModel):
     api_key: str | None = None
     max_model_len: Annotated[int | None, Field(ge=16)] = None
     tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
+    pipeline_parallel_size: Annotated[int, Field(ge=1)] = 1
+    # Engine copies behind this one frontend, each on tensor x pipeline devices (vLLM's internal
+    # load balancer); separate replicas behind a Service are the other way to scale out.
+    data_parallel_size: Annotated[int, Field(ge=1)] = 1
     kv_cache_dtype: str = "auto"
     dtype: str = "auto"
     # None: 0.9 on GPUs; 0.2 on CPUs, where vLLM sizes its KV cache from host memory.

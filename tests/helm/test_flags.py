@@ -30,11 +30,21 @@ from tests.helm.chart import CHART_DIR, container, env_of, example_values, only,
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 DEFAULTS = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 SERVE_SCHEMA = SCHEMA["properties"]["serve"]["properties"]
-EXAMPLES = ["defaults", "cpu-smoke", "single-gpu", "tensor-parallel", "quantize", "autoscaling-hpa"]
+EXAMPLES = [
+    "defaults",
+    "cpu-smoke",
+    "single-gpu",
+    "tensor-parallel",
+    "tp2-w4a16-32b",
+    "quantize",
+    "autoscaling-hpa",
+]
 # values.yaml key (under serve / serve.thinking) -> the `serve` option it becomes.
 SERVE_FLAGS = {
     "port": "port",
     "tensorParallelSize": "tensor_parallel_size",
+    "pipelineParallelSize": "pipeline_parallel_size",
+    "dataParallelSize": "data_parallel_size",
     "maxModelLen": "max_model_len",
     "kvCacheDtype": "kv_cache_dtype",
     "dtype": "dtype",
@@ -88,6 +98,9 @@ def test_values_reach_the_server_as_set() -> None:
 
     tp, _ = serve_config(example_values("tensor-parallel"), env={})
     assert (tp.tensor_parallel_size, tp.think_format, tp.api_key) == (4, "qwq", None)
+    parallel = {"serve": {"tensorParallelSize": 2, "pipelineParallelSize": 2, "dataParallelSize": 2}}
+    sharded, _ = serve_config(parallel, env={})
+    assert sharded.tensor_parallel_size == sharded.pipeline_parallel_size == sharded.data_parallel_size == 2
 
     texts = {"serve": {"thinking": {"extensionText": "Hmm, wait: let me check", "wrapupText": " Time's up."}}}
     custom, _ = serve_config(texts, env={})
@@ -219,3 +232,10 @@ def test_the_image_hands_quantize_over_to_its_quantize_environment() -> None:
     assert f"ENV {PYTHON_ENV_VAR}=/opt/quantize-venv/bin/python" in dockerfile
     # ...and quantize finds the image's vLLM Python to start `serve` for calibration traces and verify.
     assert f"{SERVE_PYTHON_ENV_VAR}=/usr/bin/python3" in dockerfile
+
+
+def test_the_charts_gpu_env_is_the_servers_multicast_default() -> None:
+    """NVLink multicast is off both ways: the chart's gpuEnv and the defaults `serve` sets itself."""
+    from server.engine import MULTICAST_OFF
+
+    assert DEFAULTS["gpuEnv"] == MULTICAST_OFF
