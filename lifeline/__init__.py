@@ -3,7 +3,7 @@
 A process killed with SIGKILL runs no cleanup, so its children must notice by themselves. On Linux the
 kernel does it: ``prctl(PR_SET_PDEATHSIG)`` sends the child a signal when its parent exits. Elsewhere a
 daemon thread polls the parent's pid. evalclient's scoring workers, the sandboxes they start and the
-``serve`` that ``server.launcher`` starts (quantize verify, the demo, the tests) all use this, so a
+``serve`` that ``launcher`` starts (quantize verify, the demo, the tests) all use this, so a
 killed run leaves nothing behind (``tests/lifeline/test_orphans.py``).
 """
 

@@ -71,12 +71,17 @@ def kubelet_expand(args: list[str], env: dict[str, str]) -> list[str]:
     return [re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], arg) for arg in args]
 
 
+def serve_config_of(args: list[str]) -> tuple[ServerConfig, dict[str, Any]]:
+    """What `serve ARGS` starts with: its ServerConfig, and the options that are not part of it."""
+    options = vars(serve_parser().parse_args(args))
+    log_level = options.pop("log_level")
+    return ServerConfig(**options), {"log_level": log_level}
+
+
 def serve_config(values: dict[str, Any], env: dict[str, str]) -> tuple[ServerConfig, dict[str, Any]]:
     serve = container(only(render(values), "Deployment")["spec"]["template"]["spec"], "serve")
     assert serve["command"] == ["serve"]
-    options = vars(serve_parser().parse_args(kubelet_expand(serve["args"], env)))
-    log_level = options.pop("log_level")
-    return ServerConfig(**options), {"log_level": log_level}
+    return serve_config_of(kubelet_expand(serve["args"], env))
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -109,8 +114,11 @@ def test_values_reach_the_server_as_set() -> None:
 
 
 def test_chart_defaults_are_the_servers_defaults() -> None:
-    """values.yaml says 'null: the server's default'; every other default equals the server's own."""
-    server_defaults = vars(serve_parser().parse_args(["--model", "m"]))
+    """values.yaml says 'null: the server's default'; every other default equals the server's own, which
+    is ServerConfig's: `serve` with no flags is ServerConfig with no fields."""
+    bare, bare_extra = serve_config_of(["--model", "m"])
+    assert bare == ServerConfig(model="m")
+    server_defaults = bare.model_dump() | bare_extra
     chart_defaults = {flag: DEFAULTS["serve"][key] for key, flag in SERVE_FLAGS.items()}
     chart_defaults |= {flag: DEFAULTS["serve"]["thinking"][key] for key, flag in THINKING_FLAGS.items()}
     assert chart_defaults == {flag: server_defaults[flag] for flag in chart_defaults}
@@ -217,6 +225,8 @@ def test_schema_accepts_every_scheme_quantize_knows() -> None:
     assert all(pattern.fullmatch(name) for name in accepted), sorted(
         n for n in accepted if not pattern.fullmatch(n)
     )
+    # ...and nothing else: the pattern is the registry's (update it from quantize.schemes.SCHEMES).
+    assert pattern.pattern == f"^({'|'.join(schemes.SCHEMES)})(\\+fp8-kv)?$"
 
 
 def _resolves(schemes: Any, name: str) -> bool:

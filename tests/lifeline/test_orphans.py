@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from evalclient.stub import StubThread
-from server.launcher import free_port
+from launcher import free_port
 
 # Generous bounds on waiting for processes (not timings under test): a busy 2-core host is slow.
 START_S = 600.0
@@ -109,7 +109,7 @@ def test_evalclient_leaves_no_scoring_worker_or_resource_tracker(tmp_path: Path)
 LAUNCHER = textwrap.dedent(
     """
     import sys, time
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
     server = ServerProcess(sys.argv[1], "--enforce-eager", "--gpu-memory-utilization", "0.05",
                            "--max-model-len", "256", start_timeout=float(sys.argv[2]), log_path=sys.argv[3])
     server.start()
@@ -122,7 +122,7 @@ LAUNCHER = textwrap.dedent(
 @pytest.mark.server
 @pytest.mark.slow
 def test_serve_launched_by_a_killed_process_stops(tiny_model_dir: Path, tmp_path: Path) -> None:
-    """quantize verify, the demo and scripts start ``serve`` through server.launcher."""
+    """quantize verify, the demo and scripts start ``serve`` through launcher."""
     log = tmp_path / "serve.log"
     launcher = subprocess.Popen(
         [sys.executable, "-c", LAUNCHER, str(tiny_model_dir), str(START_S), str(log)],

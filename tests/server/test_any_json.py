@@ -19,7 +19,7 @@ import pytest
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from server.protocol import ChatCompletionRequest, CompletionRequest
 from tests.conftest import API_KEY, SERVED_MODEL_NAME
 

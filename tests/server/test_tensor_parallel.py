@@ -16,7 +16,7 @@ import openai
 import psutil
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tinymodel import REASONER_DIR
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
