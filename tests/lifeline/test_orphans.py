@@ -122,21 +122,21 @@ LAUNCHER = textwrap.dedent(
 @pytest.mark.server
 @pytest.mark.slow
 def test_serve_launched_by_a_killed_process_stops(tiny_model_dir: Path, tmp_path: Path) -> None:
-    """quantize verify, the demo and scripts start ``serve`` through launcher."""
+    """quantize verify, the demo and scripts start ``serve`` through the launcher package."""
     log = tmp_path / "serve.log"
-    launcher = subprocess.Popen(
+    parent = subprocess.Popen(
         [sys.executable, "-c", LAUNCHER, str(tiny_model_dir), str(START_S), str(log)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert launcher.stdout is not None
-        assert launcher.stdout.readline().strip() == b"healthy", log.read_text()[-2000:]
-        children = descendants(launcher.pid)
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == b"healthy", log.read_text()[-2000:]
+        children = descendants(parent.pid)
         assert any("-m server" in _command(pid) for pid in children)
         assert len(children) >= 2  # serve and vLLM's engine core, at least
-        kill_and_check_no_orphans(launcher, children)
+        kill_and_check_no_orphans(parent, children)
     finally:
-        if launcher.poll() is None:
-            launcher.kill()
+        if parent.poll() is None:
+            parent.kill()
