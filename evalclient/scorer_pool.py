@@ -17,12 +17,13 @@ import os
 from concurrent.futures.process import BrokenProcessPool
 
 from evalclient.benchmarks.base import Scorer
+from evalclient.errors import EvalclientError
 from evalclient.records import Problem, Score
 from lifeline import die_with_parent
 
 
-class ScoringTimeoutError(Exception):
-    pass
+class ScoringTimeoutError(EvalclientError):
+    """A scorer ran past its time limit (its worker was replaced)."""
 
 
 def _warm() -> None:
