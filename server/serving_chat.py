@@ -30,7 +30,9 @@ from server.protocol import (
     Usage,
 )
 from server.sampling import (
+    EngineLimits,
     build_sampling_params,
+    check_logprobs,
     check_model,
     choice_params,
     completion_limit,
@@ -59,6 +61,17 @@ class _ChoiceState:
     first_answer_at: float | None = None
 
 
+@dataclass(frozen=True)
+class ChatJob:
+    """A request that passed every check; what ``create`` and ``stream`` run."""
+
+    request: ChatCompletionRequest
+    prompt_ids: list[int]
+    params: SamplingParams
+    limit: int
+    plan: ThinkingPlan
+
+
 class ChatService:
     def __init__(
         self,
@@ -66,7 +79,7 @@ class ChatService:
         tokenizer: PreTrainedTokenizerBase,
         *,
         model_name: str,
-        max_model_len: int,
+        limits: EngineLimits,
         think_format: ThinkFormat | None,
         thinking_defaults: ThinkingDefaults | None = None,
         metrics: ServerMetrics | None = None,
@@ -75,7 +88,7 @@ class ChatService:
         self._engine = engine
         self._tokenizer = tokenizer
         self.model_name = model_name
-        self.max_model_len = max_model_len
+        self.limits = limits
         self._thinking_defaults = thinking_defaults or ThinkingDefaults()
         self._think_format = think_format
         self._think: ThinkTokens | None = None
@@ -99,10 +112,10 @@ class ChatService:
     def _encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
-    async def create(self, request: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
-        prompt_ids, params, limit, plan = self._prepare(request)
+    async def create(self, job: ChatJob, request_id: str) -> ChatCompletionResponse:
+        request, plan = job.request, job.plan
         states = [self._new_state() for _ in range(request.n)]
-        async for index, piece in self._choices(prompt_ids, params, limit, plan, request, request_id):
+        async for index, piece in self._choices(job, request_id):
             self._advance(states[index], piece, request)
         choices = []
         for index, state in enumerate(states):
@@ -119,12 +132,13 @@ class ChatService:
                 )
             )
         return ChatCompletionResponse(
-            id=request_id, model=self.model_name, choices=choices, usage=self._usage(prompt_ids, states)
+            id=request_id, model=self.model_name, choices=choices, usage=self._usage(job.prompt_ids, states)
         )
 
-    async def stream(self, request: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
-        """Server-sent events, ending with ``[DONE]``; errors after the first event arrive in-band."""
-        prompt_ids, params, limit, plan = self._prepare(request)
+    async def stream(self, job: ChatJob, request_id: str) -> AsyncIterator[str]:
+        """Server-sent events, ending with ``[DONE]``. An error before the first event is raised (the
+        router answers it with a plain error response); one after it arrives in-band."""
+        request, plan = job.request, job.plan
         states = [self._new_state() for _ in range(request.n)]
         created = int(time.time())
 
@@ -138,7 +152,7 @@ class ChatService:
         # token would make clients measure a time to first token that nothing was generated in.
         announced = [False] * request.n
         try:
-            async for index, piece in self._choices(prompt_ids, params, limit, plan, request, request_id):
+            async for index, piece in self._choices(job, request_id):
                 state = states[index]
                 reasoning, answer, logprobs = self._advance(state, piece, request)
                 if plan.exclude_reasoning:
@@ -163,47 +177,30 @@ class ChatService:
                         ]
                     )
         except Exception as exc:
+            if not any(announced):
+                raise  # nothing sent yet, e.g. the engine refused the request: a plain error response
             yield stream_error_event(exc, request_id)
             yield "data: [DONE]\n\n"
             return
         if request.stream_options and request.stream_options.include_usage:
-            yield event([], usage=self._usage(prompt_ids, states))
+            yield event([], usage=self._usage(job.prompt_ids, states))
         yield "data: [DONE]\n\n"
 
-    def _choices(
-        self,
-        prompt_ids: list[int],
-        params: SamplingParams,
-        limit: int,
-        plan: ThinkingPlan,
-        request: ChatCompletionRequest,
-        request_id: str,
-    ) -> AsyncIterator[tuple[int, Piece]]:
-        return merge_choices(
-            lambda index: self._choice(prompt_ids, params, limit, plan, request, request_id, index), request.n
-        )
+    def _choices(self, job: ChatJob, request_id: str) -> AsyncIterator[tuple[int, Piece]]:
+        return merge_choices(lambda index: self._choice(job, request_id, index), job.request.n)
 
-    def _choice(
-        self,
-        prompt_ids: list[int],
-        params: SamplingParams,
-        limit: int,
-        plan: ThinkingPlan,
-        request: ChatCompletionRequest,
-        request_id: str,
-        index: int,
-    ) -> AsyncIterator[Piece]:
+    def _choice(self, job: ChatJob, request_id: str, index: int) -> AsyncIterator[Piece]:
         """One choice's pieces; choices run as separate requests, since their phases diverge."""
-        params = choice_params(params, request.seed, index)
+        params = choice_params(job.params, job.request.seed, index)
         choice_id = f"{request_id}-{index}"
         if self._think is None:
-            return run_plain(self._generate, prompt_ids, params, choice_id)
+            return run_plain(self._generate, job.prompt_ids, params, choice_id)
         return run_with_budget(
             self._generate,
-            prompt_ids + self._open_think,
+            job.prompt_ids + self._open_think,
             params,
-            limit=limit,
-            plan=plan,
+            limit=job.limit,
+            plan=job.plan,
             think=self._think,
             encode=self._encode,
             request_id=choice_id,
@@ -212,7 +209,8 @@ class ChatService:
     def _new_state(self) -> _ChoiceState:
         return _ChoiceState(splitter=ReasoningSplitter(self._think_format) if self._think_format else None)
 
-    def _prepare(self, request: ChatCompletionRequest) -> tuple[list[int], SamplingParams, int, ThinkingPlan]:
+    def prepare(self, request: ChatCompletionRequest) -> ChatJob:
+        """Every check of the request that needs no engine round trip; raises ``APIError``."""
         check_model(request.model, self.model_name)
         try:
             # Chat templates of open models predate OpenAI's "developer" role: it is the system turn.
@@ -231,16 +229,19 @@ class ChatService:
         limit = completion_limit(
             len(prompt_ids) + len(self._open_think),
             request.max_completion_tokens or request.max_tokens,
-            self.max_model_len,
+            self.limits.max_model_len,
             param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
             prompt_param="messages",
         )
         plan = plan_thinking(request, self._thinking_defaults)
         logprobs = (request.top_logprobs or 0) if request.logprobs else None
-        params = build_sampling_params(request, max_tokens=limit, logprobs=logprobs)
+        check_logprobs(logprobs, self.limits.max_logprobs, param="top_logprobs")
+        params = build_sampling_params(
+            request, max_tokens=limit, logprobs=logprobs, vocab_size=self.limits.vocab_size
+        )
         if self._metrics is not None:
             self._metrics.request()
-        return prompt_ids, params, limit, plan
+        return ChatJob(request, prompt_ids, params, limit, plan)
 
     def _generate(
         self, prompt_ids: list[int], params: SamplingParams, request_id: str

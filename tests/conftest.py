@@ -54,6 +54,8 @@ def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> S
         *extra_args,
         api_key=API_KEY,
         log_path=log_path,
+        # ~40 s alone; minutes on a host shared with other engines.
+        start_timeout=900,
     )
 
 
