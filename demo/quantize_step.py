@@ -31,6 +31,8 @@ SCHEMES = ("bf16", "w8a8-int8", "w4a16", "w4a16-awq", "w8a8-fp8", "w3a16", "fp8-
 NUM_SAMPLES = 32
 MAX_SEQ_LEN = 512
 TRACE_MAX_TOKENS = 256
+# An engine start takes ~40 s on 2 quiet cores, many minutes on a host shared with other work.
+START_TIMEOUT_S = 900.0
 
 
 class SchemeInfo(BaseModel):
@@ -102,7 +104,7 @@ def _ask(
     problem = json.loads(PROMPTS.read_text().splitlines()[0])
     server = ServerProcess(
         artifact, "--served-model-name", scheme, "--enforce-eager", "--gpu-memory-utilization", "0.05",
-        "--max-model-len", "1024", log_path=log,
+        "--max-model-len", "1024", log_path=log, start_timeout=START_TIMEOUT_S,
     )  # fmt: skip
     with console.status(f"serving {scheme} ({server.url})"), server:
         client = OpenAI(base_url=server.base_url, api_key="unused")
