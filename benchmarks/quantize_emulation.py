@@ -153,7 +153,7 @@ def report(run_a: Path, run_b: Path) -> str:
         f"{100 * o.accuracy_b:.1f}%, difference {_points(o.difference)} points {_interval(o.difference_ci)}, "
         f"{o.test} p = {_p(o.p_value)} ({o.wins} better, {o.losses} worse)",
         f"identical outputs: {agreement.identical}/{agreement.problems}; tokens agreeing before the first "
-        f"difference: {100 * agreement.prefix_agreement:.1f}% of the longer output (mean over problems)",
+        f"difference: {100 * agreement.prefix_agreement:.2f}% of the longer output (mean over problems)",
     ]
     for s in comparison.slices:
         if s.key in ("difficulty", "thinking_budget"):
