@@ -35,7 +35,7 @@ from evalclient.rundir import RunDirectory  # noqa: E402
 from evalclient.runner import Runner, WorkItem, plan  # noqa: E402
 from evalclient.scorer_pool import ScoringPool  # noqa: E402
 from evalclient.stub import SEED_MARK, StubProcess  # noqa: E402
-from server.launcher import free_port  # noqa: E402
+from launcher import free_port  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
 TARGET = 1000.0
@@ -157,7 +157,7 @@ async def stub_part(samples: int, workers: int) -> dict[str, dict[str, float]]:
 
 
 async def server_part(concurrencies: list[int], limit: int) -> list[dict[str, float]]:
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
     from tinymodel import REASONER_DIR
 
     benchmark = get_benchmark("toy-arith")

@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from evalclient.compare import _interval, _p, _points, compare_runs, load_run  # noqa: E402
-from server.launcher import ServerProcess  # noqa: E402
+from launcher import ServerProcess  # noqa: E402
 
 SERVED_NAME = "tiny-reasoner"
 SAMPLES_FILE = "samples.jsonl"

@@ -11,20 +11,20 @@ from typing import Any
 
 from rich.console import Console
 
-from demo.eval_step import EvalStepError, evaluate_thinking_budgets
+from demo.eval_step import UNLIMITED, EvalStepError, evaluate_thinking_budgets
 from demo.quantize_step import quantize_step
 from demo.study_step import STUDY_SCHEMES, PhaseTimes, compare_step
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tinymodel import REASONER_DIR
 
 # The study's defaults: every toy-arith problem (80 per difficulty) at a budget that cuts the hard problems'
 # traces and with none; fewer problems cannot show a loss of a few points as significant.
-DEMO_BUDGETS: tuple[int | None, ...] = (160, None)
+DEMO_BUDGETS: tuple[int | None, ...] = (160, UNLIMITED)
 DEMO_PROBLEMS = 240
 
 
 def _label(budget: int | None) -> str:
-    return "unlimited" if budget is None else str(budget)
+    return "unlimited" if budget == UNLIMITED else str(budget)
 
 
 def default_workdir() -> Path:
@@ -33,7 +33,7 @@ def default_workdir() -> Path:
 
 def _budgets(text: str) -> tuple[int | None, ...]:
     try:
-        return tuple(None if part == "unlimited" else int(part) for part in text.split(","))
+        return tuple(UNLIMITED if part == "unlimited" else int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a list of budgets: {text!r}") from None
 
