@@ -9,7 +9,7 @@ VENV := .venv
 QVENV := .venv-quantize
 HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 
-.PHONY: setup setup-serve setup-quantize demo test lint clean
+.PHONY: setup setup-serve setup-quantize demo test lint clean gpu-smoke
 
 setup: setup-serve setup-quantize
 
@@ -43,12 +43,18 @@ demo: setup-serve
 lint: setup-serve
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@# strict on the files pyproject.toml's [tool.mypy] names (the server, the shared modules, ...)
+	$(VENV)/bin/mypy
 
 # Serving-environment tests (real vLLM engine behind the real server), then the tests that need
 # llm-compressor, in the quantize environment.
 test: setup lint
 	$(VENV)/bin/python -m pytest -m "not quantize_env"
 	$(QVENV)/bin/python -m pytest -m quantize_env
+
+# On a CUDA host: quantize the tiny reasoner to W4A16 on the GPU, serve it and bf16, check every route.
+gpu-smoke: setup
+	$(VENV)/bin/python benchmarks/gpu/smoke.py
 
 clean:
 	rm -rf $(VENV) $(QVENV)

@@ -1,4 +1,4 @@
-"""The main job: quantize -> serve -> evaluate -> compare, on the project's own tiny reasoner."""
+"""The main job: quantize -> serve -> evaluate -> compare -> diagnose, on the project's own tiny reasoner."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 from rich.console import Console
 
+from demo.diagnose_step import DiagnoseStepError, diagnose_worst_scheme
 from demo.eval_step import UNLIMITED, EvalStepError, evaluate_thinking_budgets
 from demo.quantize_step import quantize_step
+from demo.recover_step import RECOVER_SCHEME, recover_step
 from demo.study_step import STUDY_SCHEMES, PhaseTimes, compare_step
 from launcher import ServerProcess
 from tinymodel import REASONER_DIR
@@ -75,7 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="evaluate only what this CPU executes with the scheme's own kernel (no weights-only emulations)",
     )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help=f"also repair the broken {RECOVER_SCHEME} artifact with `quantize recover` (545 worked "
+        "examples, none from toy-arith) and evaluate it beside the others",
+    )
     args = parser.parse_args(argv)
+    if args.recover and RECOVER_SCHEME not in args.schemes:
+        args.schemes = (*args.schemes, RECOVER_SCHEME)
     if args.problems < 1:
         parser.error("--problems must be >= 1")
     console = Console()
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.workdir / "runs"
     # Evaluations are cheap; start them afresh so a run never mixes answers of older artifacts.
     shutil.rmtree(runs, ignore_errors=True)
+    shutil.rmtree(args.workdir / "diagnosis", ignore_errors=True)
     summaries: dict[str, dict[str, Any]] = {}
 
     def evaluate(scheme: str, server: ServerProcess) -> None:
@@ -107,21 +118,30 @@ def main(argv: list[str] | None = None) -> int:
             emulate=not args.no_emulate,
             times=times,
         )
+        recover_error = recover_step(console, args.workdir, evaluate, times) if args.recover else None
     except EvalStepError as exc:
         console.print(f"[red]demo: {exc}[/]")
         return 1
+    if recover_error:
+        console.print(f"[red]demo: recover: {recover_error}[/]")
     compared = True
     if len(summaries) > 1:
         with times.phase("compare"):
             compared = compare_step(
                 console, [runs / scheme for scheme in summaries], args.workdir / "compare"
             )
+        try:
+            with times.phase("diagnose"):
+                diagnose_worst_scheme(console, summaries, runs_dir=runs, out_dir=args.workdir / "diagnosis")
+        except DiagnoseStepError as exc:
+            console.print(f"[red]demo: {exc}[/]")
+            return 1
     times.show(console)
     failed = [r for r in results if r.error]
     for result in failed:
         console.print(f"[red]demo: {result.scheme}: {result.error}[/]")
     console.print(f"artifacts, evaluation runs and logs: {args.workdir}")
-    return 1 if failed or not compared else 0
+    return 1 if failed or not compared or recover_error else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """``evalclient``: the command line. ``evalclient --endpoint URL --model M --benchmark B`` runs;
-``evalclient compare RUN_A RUN_B ...`` compares finished runs (``evalclient.compare``)."""
+``evalclient compare RUN_A RUN_B ...`` compares finished runs (``evalclient.compare``);
+``evalclient diagnose RUN [--baseline RUN]`` finds where wrong samples go wrong (``evalclient.diagnose``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evalclient.benchmarks import BENCHMARKS, Benchmark, DataUnavailableError, get_benchmark
-from evalclient.benchmarks.base import BenchmarkOptionError
+from evalclient.benchmarks import BENCHMARKS, Benchmark, get_benchmark
 from evalclient.benchmarks.sources import DATA_DIR_ENV
+from evalclient.errors import EvalclientError
 from evalclient.protocols import PROTOCOLS, UnknownProtocolError, get_protocol
 from evalclient.records import SERVER_DEFAULT_BUDGET, UNLIMITED_BUDGET, RunConfig, SamplingConfig
 from reasoning_formats import UnknownThinkFormatError, get_think_format
@@ -21,7 +22,7 @@ from reasoning_formats import UnknownThinkFormatError, get_think_format
 BUDGET_FIELDS = ("thinking_token_budget", "max_thinking_tokens")
 
 
-class UsageError(Exception):
+class UsageError(EvalclientError):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
@@ -187,13 +188,16 @@ def main(argv: list[str] | None = None) -> int:
             print("evalclient compare: not available in this build", file=sys.stderr)
             return 2
         return compare_main(argv[1:])
+    if argv and argv[0] == "diagnose":
+        from evalclient.diagnose import main as diagnose_main
+
+        return diagnose_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config, benchmarks = resolve_config(args)
     except UsageError as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 2
-    from evalclient.errors import EvalclientError
     from evalclient.session import run_session
 
     started = time.perf_counter()
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
             )
         )
-    except (EvalclientError, DataUnavailableError, BenchmarkOptionError) as exc:
+    except EvalclientError as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
             "(compressed-tensors) plus a quantreason.json manifest. Runs in the quantize "
             "environment; from the serving environment it hands itself over. "
             "`quantize verify DIR` checks an artifact; `quantize emulate DIR --out DIR2` writes its "
-            "dequantized weights as a checkpoint any vLLM serves."
+            "dequantized weights as a checkpoint any vLLM serves; `quantize recover ARTIFACT` retrains one."
         ),
         epilog="example: quantize --model ./tiny --scheme w8a8-int8 --out ./artifacts/tiny-w8a8",
     )
@@ -119,7 +119,6 @@ def _positive(parser: argparse.ArgumentParser, **values: int) -> None:
 def _run_quantize(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     from rich.console import Console
 
-    from quantize.artifact import ArtifactExistsError
     from quantize.job import QuantizeError, QuantizeRequest, run
 
     missing = [
@@ -161,7 +160,7 @@ def _run_quantize(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     console = Console(stderr=True)
     try:
         run(request, console)
-    except (QuantizeError, ArtifactExistsError) as exc:
+    except QuantizeError as exc:
         sys.exit(f"quantize: {exc}")
     except KeyboardInterrupt:
         sys.exit("quantize: interrupted; no artifact written")
@@ -209,6 +208,14 @@ def main(argv: list[str] | None = None) -> None:
         if not llmcompressor_available():
             handover(argv)
         _run_emulate(argv[1:])
+        return
+    if argv and argv[0] == "recover":
+        from quantize import recover_cli
+
+        recover_cli.parse(argv[1:])  # usage errors answer in any environment
+        if not llmcompressor_available():
+            handover(argv)
+        recover_cli.run(argv[1:])
         return
     is_verify = bool(argv) and argv[0] == "verify"
     # --help and usage errors answer here, in any environment

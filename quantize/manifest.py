@@ -32,6 +32,33 @@ class CalibrationRecord(BaseModel):
     heldout_samples: int
 
 
+class RecoveryRecord(BaseModel):
+    """How ``quantize recover`` retrained an artifact (absent from artifacts ``quantize`` made)."""
+
+    method: str
+    base_artifact: str
+    # sha256 over the base artifact's weight hashes (``combined_hash``), like a local source's revision.
+    base_artifact_sha256: str
+    base_scheme: str
+    data_source: str
+    data_sha256: str
+    examples: int
+    excluded_examples: int
+    steps: int
+    planned_steps: int
+    stopped_by_time_limit: bool
+    batch_size: int
+    learning_rate: float
+    seed: int
+    threads: int
+    training_tokens: int
+    first_loss: float
+    final_loss: float
+    training_wall_time_s: float
+    # Share of quantized weight codes in the artifact equal to the fake-quantized weights training ended on.
+    codes_matching_training: float
+
+
 class Emulation(BaseModel):
     """What an emulated checkpoint (``quantize emulate``) reproduces of its scheme."""
 
@@ -60,6 +87,7 @@ class Manifest(BaseModel):
     peak_memory_bytes: dict[str, int]
     size_bytes: int
     weights_sha256: dict[str, str]
+    recovery: RecoveryRecord | None = None
     # Set on an emulated checkpoint: the scheme whose quantized weights it holds, dequantized.
     emulates: str | None = None
     emulation: Emulation | None = None

@@ -8,7 +8,9 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
@@ -18,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reasoning_formats import ThinkFormat
 from reasoning_formats import resolve_think_format as resolve_formats
+from server import vllm_compat
 from server.config import ServerConfig
 from server.engine import start_engine
 from server.errors import (
@@ -31,6 +34,7 @@ from server.limits import BodySizeLimit, InFlightLimit, OverloadedError
 from server.metrics import ServerMetrics
 from server.model_info import ModelInfo, describe_model
 from server.protocol import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList, SamplingRequest
+from server.readiness import self_test
 from server.serving_chat import ChatService
 from server.serving_completion import CompletionService
 
@@ -48,6 +52,20 @@ def resolve_think_format(config: ServerConfig, chat_template: str | None) -> Thi
         end=config.think_end,
         prompt_opens_think=config.think_in_prompt,
     )
+
+
+def project_version() -> str:
+    """The installed distribution's version; from source (no dist metadata), pyproject's."""
+    try:
+        return package_version("quantreason")
+    except PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown"
 
 
 def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], Any] = start_engine) -> FastAPI:
@@ -77,6 +95,14 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 thinking_defaults=config.thinking_defaults(),
                 metrics=metrics,
             )
+            app.state.not_ready = None
+            if config.startup_self_test:
+                app.state.not_ready = await self_test(
+                    app.state.chat,
+                    app.state.completion,
+                    config.model_name,
+                    has_chat_template=bool(tokenizer.chat_template),
+                )
             yield
         finally:
             engine.shutdown()
@@ -97,6 +123,8 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
 
     @app.get("/health")
     async def health(request: Request) -> Response:
+        if reason := request.app.state.not_ready:
+            raise EngineUnavailableError(reason)
         try:
             await request.app.state.engine.check_health()
         except Exception as exc:
@@ -152,10 +180,12 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     app.include_router(v1)
 
     @app.get("/version")
-    async def version() -> dict[str, str]:
-        import vllm
-
-        return {"version": package_version("quantreason"), "vllm": vllm.__version__}
+    async def version(request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = {"version": project_version(), "vllm": vllm_compat.vllm_version()}
+        engine = getattr(request.app.state, "engine", None)
+        if engine is not None:  # what the engine runs with, for a benchmark's record
+            body["engine"] = vllm_compat.engine_limits(engine)
+        return body
 
     @app.get("/metrics")
     async def metrics() -> Response:

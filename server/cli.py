@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 
@@ -70,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help=f"engine seed (default: {_default('seed')})")
     parser.add_argument(
         "--enforce-eager", action="store_true", help="skip graph capture/compilation (faster start)"
+    )
+    parser.add_argument(
+        "--w4a16-kernel",
+        choices=["auto", "machete", "marlin"],
+        default="auto",
+        help="GEMM kernel for W4A16 layers: vLLM's choice (auto), Machete (faster at large batches "
+        "on Hopper) or Marlin (faster at small batches); default: %(default)s",
+    )
+    parser.add_argument(
+        "--no-startup-self-test",
+        dest="startup_self_test",
+        action="store_false",
+        help="skip the chat and completion request run before /health reports ready",
     )
     parser.add_argument(
         "--think-format",
@@ -184,5 +198,6 @@ def main(argv: list[str] | None = None) -> None:
         host=config.host,
         port=config.port,
         log_level=log_level,
-        timeout_graceful_shutdown=config.drain_timeout,
+        # uvicorn takes whole seconds; a fractional drain timeout is rounded up, never cut short.
+        timeout_graceful_shutdown=math.ceil(config.drain_timeout),
     )
