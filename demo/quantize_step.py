@@ -31,6 +31,8 @@ COMBINED_SCHEMES = ("w4a16+fp8-kv",)
 NUM_SAMPLES = 32
 MAX_SEQ_LEN = 512
 TRACE_MAX_TOKENS = 256
+# An engine start takes ~40 s on 2 quiet cores, many minutes on a host shared with other work.
+START_TIMEOUT_S = 900.0
 
 
 class SchemeInfo(BaseModel):
@@ -102,7 +104,7 @@ def _ask(
     problem = json.loads(PROMPTS.read_text().splitlines()[0])
     server = ServerProcess(
         artifact, "--served-model-name", scheme, "--enforce-eager", "--gpu-memory-utilization", "0.05",
-        "--max-model-len", "1024", log_path=log,
+        "--max-model-len", "1024", log_path=log, start_timeout=START_TIMEOUT_S,
     )  # fmt: skip
     with console.status(f"serving {scheme} ({server.url})"), server:
         client = OpenAI(base_url=server.base_url, api_key="unused")
@@ -134,8 +136,9 @@ def quantize_step(
 ) -> list[QuantizeStepResult]:
     """Quantize the tiny reasoner to ``schemes`` (default: every registered one, then
     ``COMBINED_SCHEMES``), serve those this CPU executes (asking one question, then calling
-    ``while_served``), say which need a GPU. With ``emulate``, a scheme with quantized weights that this
-    CPU cannot execute is served as its weights-only emulation instead, and labelled so."""
+    ``while_served``), say which need a GPU. The first calibrated one gathers the traces the rest reuse.
+    With ``emulate``, a scheme with quantized weights that this CPU cannot execute is served as its
+    weights-only emulation instead, and labelled so."""
     times = times or PhaseTimes()
     registry = scheme_registry()
     if schemes is None:
