@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from demo.eval_step import DEFAULT_BUDGETS, EvalStepError, compare_schemes, evaluate_thinking_budgets
-from demo.quantize_step import SCHEMES, quantize_step
+from demo.quantize_step import SCHEMES, QuantizeStepError, quantize_step
 from server.launcher import ServerProcess
 from tinymodel import REASONER_DIR
 
@@ -75,14 +75,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         results = quantize_step(console, args.workdir, args.schemes, while_served=evaluate)
-    except EvalStepError as exc:
+    except (QuantizeStepError, EvalStepError) as exc:
         console.print(f"[red]demo: {exc}[/]")
         return 1
     if len(summaries) > 1:
         compare_schemes(console, summaries)
-    failed = [r for r in results if r.error]
-    for result in failed:
-        console.print(f"[red]demo: {result.scheme}: {result.error}[/]")
+    failed: dict[str, list[str]] = {}  # each error once, with the schemes it stopped
+    for result in results:
+        if result.error:
+            failed.setdefault(result.error, []).append(result.scheme)
+    for error, schemes in failed.items():
+        console.print(f"[red]demo: {', '.join(schemes)}: {error}[/]")
     console.print(f"artifacts, evaluation runs and logs: {args.workdir}")
     return 1 if failed else 0
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from quantize.environment import missing_environment
 from server.launcher import ServerProcess, ServerStartError
 from tinymodel import REASONER_DIR
 
@@ -30,6 +31,10 @@ SCHEMES = ("bf16", "w8a8-int8", "w4a16", "w4a16-awq", "w8a8-fp8", "w3a16", "fp8-
 NUM_SAMPLES = 32
 MAX_SEQ_LEN = 512
 TRACE_MAX_TOKENS = 256
+
+
+class QuantizeStepError(RuntimeError):
+    """The quantize step cannot run on this machine at all; the message says what to run."""
 
 
 class SchemeInfo(BaseModel):
@@ -127,6 +132,8 @@ def quantize_step(
 ) -> list[QuantizeStepResult]:
     """Quantize the tiny reasoner to ``schemes``, serve those this CPU executes (asking one question,
     then calling ``while_served``), say which need a GPU."""
+    if problem := missing_environment():
+        raise QuantizeStepError(f"quantize cannot run: {problem}")
     registry = scheme_registry()
     artifacts_dir = workdir / "artifacts"
     logs = workdir / "logs"
@@ -151,7 +158,10 @@ def quantize_step(
             with console.status(f"quantize {scheme} (log: {log})"):
                 result.error = _make(scheme, out, [*calib, "--force"], log)
             if result.error:
-                console.print(f"[red]{scheme}[/]: {result.error}")
+                earlier = next((r.scheme for r in results if r.error == result.error), None)
+                console.print(
+                    f"[red]{scheme}[/]: " + (f"failed as {earlier} did" if earlier else result.error)
+                )
                 results.append(result)
                 continue
             manifest = _existing(out, scheme) or {}
@@ -180,12 +190,14 @@ def show(console: Console, results: list[QuantizeStepResult]) -> None:
         table.add_column(column)
     for r in results:
         size = f"{r.weights_bytes / bf16:.2f}x" if bf16 and r.weights_bytes else "-"
-        made = f"{r.wall_time_s:.0f} s" if r.wall_time_s else (r.error or "-")
+        # Errors are printed once, after the table (several schemes may fail alike).
+        made = f"{r.wall_time_s:.0f} s" if r.wall_time_s else ("failed" if r.error else "-")
+        answer = f"{r.answer} ({r.expected})" if r.served else "-"
         if r.served:
             where = "yes"
-            answer = f"{r.answer} ({r.expected})"
+        elif r.error:
+            where = "failed" if r.wall_time_s else "-"  # serving failed / quantizing did
         else:
-            where = f"no: {r.error}" if r.error else f"needs a GPU: {r.serving}"
-            answer = "-"
+            where = f"needs a GPU: {r.serving}"
         table.add_row(r.scheme, made, size, where, answer)
     console.print(table)

@@ -23,15 +23,22 @@ def quantize_python() -> Path | None:
     return candidate if candidate.exists() else None
 
 
+def missing_environment() -> str | None:
+    """Why ``quantize`` cannot run from this environment, and what to run; None when it can."""
+    if llmcompressor_available() or quantize_python() is not None:
+        return None
+    return (
+        "llm-compressor is not installed in this environment and no quantize environment was found "
+        f"(looked for {os.environ.get(PYTHON_ENV_VAR) or DEFAULT_ENV_DIR}). Run `make setup-quantize`, "
+        f"or set {PYTHON_ENV_VAR} to a Python that has llmcompressor."
+    )
+
+
 def handover(argv: list[str]) -> None:
     """Re-run ``quantize ARGV`` in the quantize environment; never returns."""
     python = quantize_python()
     if python is None:
-        sys.exit(
-            "quantize: llm-compressor is not installed in this environment and no quantize "
-            f"environment was found (looked for {os.environ.get(PYTHON_ENV_VAR) or DEFAULT_ENV_DIR}). "
-            f"Run `make setup-quantize`, or set {PYTHON_ENV_VAR} to a Python that has llmcompressor."
-        )
+        sys.exit(f"quantize: {missing_environment()}")
     os.execv(python, [str(python), "-m", "quantize", *argv])
 
 
