@@ -13,7 +13,7 @@ import pytest
 from tinymodel import REASONER_DIR, build_tiny_model
 
 if TYPE_CHECKING:
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
 
 SERVED_MODEL_NAME = "tiny"
 REASONER_MODEL_NAME = "tiny-reasoner"
@@ -42,8 +42,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-random")
 
 
-def _serve(model: Path, served_name: str, log_path: Path) -> ServerProcess:
-    from server.launcher import ServerProcess
+def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> ServerProcess:
+    """``serve`` with the flags every test server shares, then ``extra_args``."""
+    from launcher import ServerProcess
 
     return ServerProcess(
         model,
@@ -63,6 +64,7 @@ def _serve(model: Path, served_name: str, log_path: Path) -> ServerProcess:
         WRAPUP,
         "--effort-budgets",
         ",".join(f"{level}={tokens}" for level, tokens in EFFORT_BUDGETS.items()),
+        *extra_args,
         api_key=API_KEY,
         log_path=log_path,
     )
