@@ -17,7 +17,8 @@ from quantize.schemes import resolve_scheme
 from tests.quantize.conftest import ALL_SCHEMES
 from tinymodel import REASONER_DIR
 
-pytestmark = [pytest.mark.quantize_env, pytest.mark.slow]
+# Trace generation starts an engine and asks 264 traces: minutes on a loaded 2-core host.
+pytestmark = [pytest.mark.quantize_env, pytest.mark.slow, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SAMPLES, DEFAULT_HELDOUT = 256, 8
 
