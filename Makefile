@@ -23,15 +23,13 @@ SERVE_EXTRAS := cpu,dev
 TORCH_SOURCE := $(if $(CPU_TORCH_DIR),--find-links $(CPU_TORCH_DIR),--torch-backend cpu)
 endif
 QUANTIZE_EXTRAS := quantize,dev
-# venv_install ENV, EXTRAS: a fresh virtual environment at ENV with the project and its EXTRAS, by uv.
-# No pre-releases, as pip resolves: uv otherwise takes llmcompressor 0.14.1a (compressed-tensors 0.20,
-# transformers 5.24) over 0.14.0.1, the release the project is tested with.
+# venv_install ENV, EXTRAS[, UV FLAGS]: a fresh virtual environment at ENV with the project and its
+# EXTRAS, by uv.
 define venv_install
 	rm -rf $(1)
 	$(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install --quiet uv
-	$(1)/bin/uv pip install --python $(1)/bin/python --prerelease disallow $(TORCH_SOURCE) \
-		--editable '.[$(2)]'
+	$(1)/bin/uv pip install --python $(1)/bin/python $(TORCH_SOURCE) $(3) --editable '.[$(2)]'
 endef
 
 .PHONY: setup setup-serve setup-quantize demo test test-serve test-quantize lint clean
@@ -52,7 +50,9 @@ endif
 	touch $@
 
 $(QVENV)/.installed: pyproject.toml
-	$(call venv_install,$(QVENV),$(QUANTIZE_EXTRAS))
+	@# No pre-releases, as pip resolves: uv would take llmcompressor 0.14.1a (compressed-tensors 0.20,
+	@# transformers 5.24) over 0.14.0.1, the release tested. (The serving side needs opentelemetry betas.)
+	$(call venv_install,$(QVENV),$(QUANTIZE_EXTRAS),--prerelease disallow)
 	$(QVENV)/bin/python -c "import llmcompressor; print('quantize environment ready: llmcompressor', llmcompressor.__version__)"
 	touch $@
 
