@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmark_data import DATA_DIR_ENV, chosen_data_dir
-from evalclient.benchmarks import BENCHMARKS, Benchmark, DataUnavailableError, get_benchmark
-from evalclient.benchmarks.base import BenchmarkOptionError
+from evalclient.benchmarks import BENCHMARKS, Benchmark, get_benchmark
 from evalclient.errors import EvalclientError
 from evalclient.protocols import PROTOCOLS, UnknownProtocolError, get_protocol
 from evalclient.records import SERVER_DEFAULT_BUDGET, UNLIMITED_BUDGET, RunConfig, SamplingConfig
