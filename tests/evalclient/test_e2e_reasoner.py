@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evalclient.records import SampleRecord
+from evalclient.records import UNLIMITED_BUDGET, SampleRecord
 from tests.conftest import API_KEY, REASONER_MODEL_NAME
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -34,12 +34,13 @@ def test_toy_arith_accuracy_rises_with_the_thinking_budget(reasoner_server, tmp_
         assert record.budget_forcing is not None  # the server's per-choice report was kept
         assert record.ttft_s is not None and record.completion_tokens
     no_thinking = [r for r in records if r.thinking_budget == 0]
-    thinking = [r for r in records if r.thinking_budget is None]
+    thinking = [r for r in records if r.thinking_budget == UNLIMITED_BUDGET]
+    assert len(no_thinking) == len(thinking) == 12
     assert all(r.reasoning_tokens == 0 for r in no_thinking)
     assert all(r.reasoning_tokens and r.reasoning_tokens > 20 for r in thinking)
     summary = json.loads((tmp_path / "summary.json").read_text())
     accuracy = {r["thinking_budget"]: r["overall"]["accuracy"] for r in summary["results"]}
     # The tiny reasoner solves toy-arith by thinking (docs/tiny-reasoner.md: 0% at budget 0).
-    assert accuracy[None] >= 0.75
-    assert accuracy[0] < accuracy[None]
+    assert accuracy[UNLIMITED_BUDGET] >= 0.75
+    assert accuracy[0] < accuracy[UNLIMITED_BUDGET]
     assert "| toy-arith | unlimited | 12 | 12 | 0 |" in (tmp_path / "report.md").read_text()
