@@ -18,6 +18,8 @@ def start_engine(config: ServerConfig):  # -> vllm.v1.engine.async_llm.AsyncLLM
     from vllm.platforms import current_platform
     from vllm.v1.engine.async_llm import AsyncLLM
 
+    from server.vllm_compat import structured_outputs_config
+
     memory = config.gpu_memory_utilization
     if memory is None:
         memory = CPU_MEMORY_UTILIZATION if current_platform.is_cpu() else GPU_MEMORY_UTILIZATION
@@ -33,5 +35,6 @@ def start_engine(config: ServerConfig):  # -> vllm.v1.engine.async_llm.AsyncLLM
         enforce_eager=config.enforce_eager,
         # Budget forcing continues a choice in a new request on the same prefix: never re-prefill it.
         enable_prefix_caching=True,
+        structured_outputs_config=structured_outputs_config(),
     )
     return AsyncLLM.from_engine_args(args)

@@ -26,6 +26,16 @@ def structured_outputs(*, json_schema: dict[str, Any] | None = None, json_object
     raise ValueError("a structured-output constraint needs a schema or json_object")
 
 
+def structured_outputs_config() -> Any:
+    """The engine's structured-output settings: llguidance (it covers more of JSON schema than
+    xgrammar, numeric bounds included), with compact JSON: a grammar that allows whitespace anywhere
+    lets a small model emit newlines until the token limit. Both are engine-wide settings (vLLM
+    refuses ``disable_any_whitespace`` with its ``auto`` backend)."""
+    from vllm.config import StructuredOutputsConfig
+
+    return StructuredOutputsConfig(backend="guidance", disable_any_whitespace=True)
+
+
 def verify_params(engine: AsyncLLM, params: SamplingParams) -> None:
     """Run the engine's own checks of ``params`` (a schema its grammar backend cannot compile
     raises here), so that a bad constraint is refused before a stream starts, not mid-answer."""

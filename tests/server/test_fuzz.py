@@ -41,16 +41,23 @@ def test_no_server_errors_and_every_error_is_an_envelope(server: ServerProcess) 
     check()
 
 
+def test_the_fuzz_reaches_every_generation_endpoint(server: ServerProcess) -> None:
+    paths = set(schemathesis.openapi.from_url(f"{server.url}/openapi.json").raw_schema["paths"])
+    assert {"/v1/chat/completions", "/v1/completions", "/v1/responses"} <= paths
+
+
 def bound_generation(case) -> None:
     """Name the served model (else every request stops at 404) and keep generation small."""
     if not isinstance(case.body, dict):
         return
     if isinstance(case.body.get("model"), str):
         case.body["model"] = SERVED_MODEL_NAME
-    for field in ("max_tokens", "max_completion_tokens"):
+    for field in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
         if isinstance(case.body.get(field), int) and case.body[field] > MAX_FUZZED_TOKENS:
             case.body[field] = MAX_FUZZED_TOKENS
-    if not isinstance(case.body.get("max_tokens"), int):
+    if case.path.endswith("/responses"):
+        case.body.setdefault("max_output_tokens", MAX_FUZZED_TOKENS)
+    elif not isinstance(case.body.get("max_tokens"), int):
         case.body.setdefault("max_completion_tokens", MAX_FUZZED_TOKENS)
     if isinstance(case.body.get("n"), int) and case.body["n"] > MAX_FUZZED_CHOICES:
         case.body["n"] = MAX_FUZZED_CHOICES
