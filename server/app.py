@@ -206,6 +206,13 @@ def _check_tool_call_parser(name: str | None) -> None:
         raise ValueError(f"--tool-call-parser {name!r} is not one of vLLM's: {', '.join(known)}")
 
 
+_TYPE_LABELS = {"str", "int", "float", "bool", "dict", "list", "none"}
+
+
+def _union_label(part: object) -> bool:
+    return isinstance(part, str) and ("[" in part or part in _TYPE_LABELS)
+
+
 def _error_response(error: APIError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=int(error.status))
 
@@ -220,8 +227,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        location = [str(part) for part in first.get("loc", ()) if part != "body"]
+        # Of a union's failed branches, the one that got furthest says what is wrong; the
+        # branches' own labels ("str", "list[...]", tags) are not part of the field's path.
+        errors = exc.errors()
+        first = max(errors, key=lambda e: len(e.get("loc", ()))) if len(errors) > 1 else errors[0]
+        location = [str(part) for part in first.get("loc", ()) if part != "body" and not _union_label(part)]
         reason = first.get("msg", "invalid value")
         if first.get("type") == "extra_forbidden":
             reason = "this server does not support this field (docs/api.md lists what each endpoint takes)"

@@ -50,9 +50,11 @@ class EngineUnavailableError(APIError):
 
 def stream_error_event(exc: Exception, request_id: str) -> str:
     """An error after the stream's status line was sent goes in-band, as an SSE event."""
+    return f"data: {json.dumps(stream_error_body(exc, request_id))}\n\n"
+
+
+def stream_error_body(exc: Exception, request_id: str) -> dict[str, object]:
     if isinstance(exc, APIError):
-        body = exc.to_dict()
-    else:
-        logger.exception("stream %s failed", request_id, exc_info=exc)
-        body = error_body(f"generation failed: {type(exc).__name__}", "internal_server_error", 500)
-    return f"data: {json.dumps(body)}\n\n"
+        return exc.to_dict()
+    logger.exception("stream %s failed", request_id, exc_info=exc)
+    return error_body(f"generation failed: {type(exc).__name__}", "internal_server_error", 500)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from server.protocol import (
     FUNCTION_NAME_PATTERN,
@@ -72,9 +72,17 @@ class ReasoningInputItem(_Request):
     status: str | None = None
 
 
+def _item_type(item: Any) -> Any:
+    # The SDK's EasyInputMessage may leave "type" out: then it is a message.
+    return item.get("type", "message") if isinstance(item, dict) else getattr(item, "type", None)
+
+
 InputItem = Annotated[
-    InputMessage | FunctionCallItem | FunctionCallOutputItem | ReasoningInputItem,
-    Field(discriminator="type"),
+    Annotated[InputMessage, Tag("message")]
+    | Annotated[FunctionCallItem, Tag("function_call")]
+    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[ReasoningInputItem, Tag("reasoning")],
+    Discriminator(_item_type),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.errors import EngineUnavailableError, InvalidRequestError, ModelNotFoundError
 from server.protocol import SamplingRequest
+from server.structured import AnswerConstraint
 
 if TYPE_CHECKING:
     from vllm import RequestOutput, SamplingParams
@@ -79,6 +80,20 @@ def build_sampling_params(
         )
     except (ValueError, VLLMClientError) as exc:  # vLLM's own checks, e.g. top_k, empty stop
         raise InvalidRequestError(str(exc)) from exc
+
+
+def constrain(engine: AsyncLLM, params: SamplingParams, constraint: AnswerConstraint) -> SamplingParams:
+    """``params`` under ``constraint``, checked by vLLM now: a schema its grammar backend cannot
+    compile is a 400 before anything is generated, not an error mid-stream."""
+    from server.vllm_compat import validation_errors, verify_params
+
+    constrained = params.clone()
+    try:
+        constrained.structured_outputs = constraint.structured_outputs()
+        verify_params(engine, constrained)
+    except validation_errors() as exc:
+        raise InvalidRequestError(f"{constraint.param}: {exc}", param=constraint.param) from exc
+    return constrained
 
 
 def choice_params(params: SamplingParams, seed: int | None, index: int) -> SamplingParams:

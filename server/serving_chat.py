@@ -36,9 +36,10 @@ from server.sampling import (
     check_model,
     choice_params,
     completion_limit,
+    constrain,
     generate,
 )
-from server.structured import AnswerConstraint, constraint_from_format
+from server.structured import constraint_from_format
 from server.thinking import ThinkingDefaults, ThinkingPlan, plan_thinking
 from server.tool_stream import ToolCallStream
 from server.tools import ToolPlan, plan_tools, template_messages, template_supports_tools
@@ -293,7 +294,7 @@ class ChatService:
         plan = plan_thinking(request, self._thinking_defaults)
         top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
         params = build_sampling_params(request, max_tokens=limit, logprobs=top_logprobs)
-        answer_params = self._constrained(params, constraint) if constraint else None
+        answer_params = constrain(self._engine, params, constraint) if constraint else None
         if self._metrics is not None:
             self._metrics.request()
         return PreparedRequest(
@@ -308,19 +309,6 @@ class ChatService:
             seed=request.seed,
             top_logprobs=top_logprobs,
         )
-
-    def _constrained(self, params: SamplingParams, constraint: AnswerConstraint) -> SamplingParams:
-        """``params`` with the answer's constraint, checked by vLLM now: a schema its grammar backend
-        cannot compile is a 400 before anything is generated, not an error mid-stream."""
-        from server.vllm_compat import validation_errors, verify_params
-
-        constrained = params.clone()
-        try:
-            constrained.structured_outputs = constraint.structured_outputs()
-            verify_params(self._engine, constrained)
-        except validation_errors() as exc:
-            raise InvalidRequestError(f"{constraint.param}: {exc}", param=constraint.param) from exc
-        return constrained
 
     def _generate(
         self, prompt_ids: list[int], params: SamplingParams, request_id: str

@@ -12,7 +12,15 @@ from server.errors import InvalidRequestError, stream_error_event
 from server.forcing import Piece, merge_choices, run_plain
 from server.metrics import ServerMetrics
 from server.protocol import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse, Usage
-from server.sampling import build_sampling_params, check_model, choice_params, completion_limit, generate
+from server.sampling import (
+    build_sampling_params,
+    check_model,
+    choice_params,
+    completion_limit,
+    constrain,
+    generate,
+)
+from server.structured import constraint_from_format
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -106,6 +114,8 @@ class CompletionService:
             len(prompt_ids), request.max_tokens, self.max_model_len, param="max_tokens", prompt_param="prompt"
         )
         params = build_sampling_params(request, max_tokens=limit, logprobs=request.logprobs)
+        if constraint := constraint_from_format(request.response_format, "response_format"):
+            params = constrain(self._engine, params, constraint)
         if self._metrics is not None:
             self._metrics.request()
         return prompt_ids, prompt_text, params

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from server.errors import InvalidRequestError, stream_error_event
+from server.errors import InvalidRequestError, stream_error_body
 from server.protocol import ChatCompletionRequest, ChatMessage, NamedToolChoice
 from server.protocol_responses import (
     FunctionCallItem,
@@ -68,7 +68,9 @@ class ResponsesService:
                     ):
                         yield event
         except Exception as exc:
-            yield stream_error_event(exc, request_id)
+            # The Responses API's in-band error: an "error" event with the envelope's fields.
+            error: Any = stream_error_body(exc, request_id)["error"]
+            yield events.write("error", **error)
             return
         for event in items.close():
             yield event

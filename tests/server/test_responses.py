@@ -125,7 +125,12 @@ def test_function_tools_and_their_outputs(reasoner: openai.OpenAI) -> None:
         },
     }
     response = reasoner.responses.create(
-        model=REASONER_MODEL_NAME, input=QUESTION, max_output_tokens=400, tools=[tool], tool_choice="required"
+        model=REASONER_MODEL_NAME,
+        input=QUESTION,
+        max_output_tokens=400,
+        tools=[tool],
+        tool_choice="required",
+        parallel_tool_calls=False,
     )
     (call,) = items_of(response, "function_call")
     assert call.name == "add" and isinstance(json.loads(call.arguments)["a"], int)
