@@ -184,7 +184,7 @@ def template_messages(
     if native:
         return rendered, listed
     preamble = "You can call any of the following tools to satisfy the user's requests: " + json.dumps(
-        listed, indent=2
+        listed, separators=(",", ":")
     )
     if rendered and rendered[0]["role"] == "system":
         rendered[0] = {**rendered[0], "content": f"{rendered[0]['content']}\n\n{preamble}"}
