@@ -31,6 +31,7 @@ COPY quantize/ quantize/
 COPY evalclient/ evalclient/
 COPY loadtest/ loadtest/
 COPY reasoning_formats/ reasoning_formats/
+COPY launcher/ launcher/
 COPY tinymodel/ tinymodel/
 COPY demo/ demo/
 # vLLM, torch and transformers come with the base image: no extra here, so pip keeps them as they are.

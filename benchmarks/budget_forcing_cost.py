@@ -25,7 +25,7 @@ from transformers import AutoTokenizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server.launcher import ServerProcess  # noqa: E402
+from launcher import ServerProcess  # noqa: E402
 from tinymodel import build_tiny_model  # noqa: E402
 
 QUESTION = "Ann has 47 coins. She gets 38 more, then loses 19. How many coins does she have now?"

@@ -31,10 +31,11 @@ sys.path.insert(0, str(ROOT))
 from evalclient.benchmarks import get_benchmark  # noqa: E402
 from evalclient.client import ChatClient  # noqa: E402
 from evalclient.records import Problem, RunConfig, SamplingConfig  # noqa: E402
+from evalclient.rundir import RunDirectory  # noqa: E402
 from evalclient.runner import Runner, WorkItem, plan  # noqa: E402
 from evalclient.scorer_pool import ScoringPool  # noqa: E402
 from evalclient.stub import SEED_MARK, StubProcess  # noqa: E402
-from server.launcher import free_port  # noqa: E402
+from launcher import free_port  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
 TARGET = 1000.0
@@ -70,7 +71,7 @@ async def timed_run(
     scoring: ScoringPool, out: Path,
 ) -> tuple[float, Runner]:  # fmt: skip
     async with ChatClient(config.endpoint, api_key, stream=stream, max_connections=concurrency) as client:
-        runner = Runner(config, out, client, concurrency, scoring)
+        runner = Runner(config, RunDirectory(out), client, concurrency, scoring)
         started = time.perf_counter()
         await runner.run(work)
         return time.perf_counter() - started, runner
@@ -156,7 +157,7 @@ async def stub_part(samples: int, workers: int) -> dict[str, dict[str, float]]:
 
 
 async def server_part(concurrencies: list[int], limit: int) -> list[dict[str, float]]:
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
     from tinymodel import REASONER_DIR
 
     benchmark = get_benchmark("toy-arith")

@@ -34,10 +34,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from launcher import ServerProcess  # noqa: E402
 from loadtest.profiles import parse_profile  # noqa: E402
 from loadtest.report import pyplot, save_png, write_atomic  # noqa: E402
 from loadtest.session import LoadTestConfig, run_session  # noqa: E402
-from server.launcher import ServerProcess  # noqa: E402
 from tinymodel import build_tiny_model  # noqa: E402
 
 METRICS = (

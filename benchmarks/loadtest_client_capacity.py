@@ -30,12 +30,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from launcher import free_port  # noqa: E402
 from loadtest.client import RequestOptions, StreamingClient  # noqa: E402
 from loadtest.datasets import Prompt  # noqa: E402
 from loadtest.profiles import Strategy  # noqa: E402
 from loadtest.report import pyplot, save_png, write_atomic  # noqa: E402
 from loadtest.runner import Limits, run_strategy  # noqa: E402
-from server.launcher import free_port  # noqa: E402
 
 ERROR_TARGET_MS = 1.0
 # Closed loop: long streams (50 tokens, one every 20 ms: 50 events/s per stream).

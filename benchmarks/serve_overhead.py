@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server.launcher import free_port  # noqa: E402
+from launcher import free_port  # noqa: E402
 from tinymodel import build_tiny_model  # noqa: E402
 
 ENGINE_ARGS = ["--enforce-eager", "--max-model-len", "1024", "--gpu-memory-utilization", "0.2"]

@@ -11,9 +11,15 @@ from typing import Any
 
 from rich.console import Console
 
-from demo.eval_step import DEFAULT_BUDGETS, EvalStepError, compare_schemes, evaluate_thinking_budgets
-from demo.quantize_step import SCHEMES, quantize_step
-from server.launcher import ServerProcess
+from demo.eval_step import (
+    DEFAULT_BUDGETS,
+    UNLIMITED,
+    EvalStepError,
+    compare_schemes,
+    evaluate_thinking_budgets,
+)
+from demo.quantize_step import COMBINED_SCHEMES, quantize_step
+from launcher import ServerProcess
 from tinymodel import REASONER_DIR
 
 
@@ -23,7 +29,7 @@ def default_workdir() -> Path:
 
 def _budgets(text: str) -> tuple[int | None, ...]:
     try:
-        return tuple(None if part == "unlimited" else int(part) for part in text.split(","))
+        return tuple(UNLIMITED if part == "unlimited" else int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a list of budgets: {text!r}") from None
 
@@ -43,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, default=default_workdir(), help="artifacts, runs, logs")
     parser.add_argument(
-        "--schemes", type=_schemes, default=SCHEMES, help=f"comma-separated (default: {','.join(SCHEMES)})"
+        "--schemes",
+        type=_schemes,
+        help=(
+            "comma-separated (default: every scheme `quantize --list-schemes` has, and "
+            f"{','.join(COMBINED_SCHEMES)})"
+        ),
     )
     parser.add_argument(
         "--budgets",

@@ -21,7 +21,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_BUDGETS: tuple[int | None, ...] = (0, 64, 128, None)  # None = unlimited; the traces need ~60-250
+UNLIMITED = -1  # evalclient's and the server's explicit "no limit"; None sends no budget (server default)
+DEFAULT_BUDGETS: tuple[int | None, ...] = (0, 64, 128, UNLIMITED)  # the traces need ~60-250
 DEFAULT_PROBLEMS = 30  # evenly spread over easy/medium/hard: a few seconds per budget on 2 CPU cores
 
 
@@ -30,7 +31,10 @@ class EvalStepError(RuntimeError):
 
 
 def _label(budget: int | None) -> str:
-    return "unlimited" if budget is None else str(budget)
+    """A budget as ``evalclient --thinking-budget`` spells it."""
+    if budget is None:
+        return "default"
+    return "unlimited" if budget == UNLIMITED else str(budget)
 
 
 def _pct(value: float | None) -> str:

@@ -21,12 +21,12 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from server.launcher import ServerProcess, ServerStartError
+from launcher import ServerProcess, ServerStartError
 from tinymodel import REASONER_DIR
 
 PROMPTS = Path(__file__).resolve().parents[1] / "evalclient" / "data" / "toy-arith.jsonl"
-# The order the demo makes them in: the first calibrated one gathers the traces the rest reuse.
-SCHEMES = ("bf16", "w8a8-int8", "w4a16", "w4a16-awq", "w8a8-fp8", "w3a16", "fp8-kv", "w4a16+fp8-kv")
+# Beside every scheme of quantize's registry (in its order), the demo shows one combination.
+COMBINED_SCHEMES = ("w4a16+fp8-kv",)
 NUM_SAMPLES = 32
 MAX_SEQ_LEN = 512
 TRACE_MAX_TOKENS = 256
@@ -122,12 +122,15 @@ def _ask(
 def quantize_step(
     console: Console,
     workdir: Path,
-    schemes: tuple[str, ...] = SCHEMES,
+    schemes: tuple[str, ...] | None = None,
     while_served: WhileServed | None = None,
 ) -> list[QuantizeStepResult]:
-    """Quantize the tiny reasoner to ``schemes``, serve those this CPU executes (asking one question,
-    then calling ``while_served``), say which need a GPU."""
+    """Quantize the tiny reasoner to ``schemes`` (default: every registered one, then
+    ``COMBINED_SCHEMES``), serve those this CPU executes (asking one question, then calling
+    ``while_served``), say which need a GPU. The first calibrated one gathers the traces the rest reuse."""
     registry = scheme_registry()
+    if schemes is None:
+        schemes = (*registry, *COMBINED_SCHEMES)
     artifacts_dir = workdir / "artifacts"
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

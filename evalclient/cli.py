@@ -15,7 +15,8 @@ from evalclient.benchmarks import BENCHMARKS, Benchmark, DataUnavailableError, g
 from evalclient.benchmarks.base import BenchmarkOptionError
 from evalclient.benchmarks.sources import DATA_DIR_ENV
 from evalclient.protocols import PROTOCOLS, UnknownProtocolError, get_protocol
-from evalclient.records import RunConfig, SamplingConfig
+from evalclient.records import SERVER_DEFAULT_BUDGET, UNLIMITED_BUDGET, RunConfig, SamplingConfig
+from reasoning_formats import UnknownThinkFormatError, get_think_format
 
 BUDGET_FIELDS = ("thinking_token_budget", "max_thinking_tokens")
 
@@ -32,20 +33,24 @@ def _int_list(text: str, what: str) -> list[int]:
 
 
 def parse_budgets(text: str) -> list[int | None]:
-    """``0,64,128,unlimited`` -> [0, 64, 128, None]."""
+    """``0,64,128,unlimited,default`` -> [0, 64, 128, -1, None]: ``unlimited`` (or -1) is sent as -1,
+    an explicit no-limit; ``default`` sends no budget, so the server's ``--thinking-budget`` applies."""
     budgets: list[int | None] = []
     for part in (piece.strip() for piece in text.split(",")):
-        if part in ("unlimited", "none", "inf"):
-            budgets.append(None)
+        if part in ("unlimited", "inf"):
+            budgets.append(UNLIMITED_BUDGET)
+            continue
+        if part in ("default", "none"):
+            budgets.append(SERVER_DEFAULT_BUDGET)
             continue
         try:
             value = int(part)
         except ValueError:
             raise UsageError(
-                f"--thinking-budget: {part!r} is neither a token count nor 'unlimited'"
+                f"--thinking-budget: {part!r} is neither a token count, 'unlimited' nor 'default'"
             ) from None
-        if value < 0:
-            raise UsageError(f"--thinking-budget: {value} is negative")
+        if value < UNLIMITED_BUDGET:
+            raise UsageError(f"--thinking-budget: {value} is negative (-1 is unlimited)")
         budgets.append(value)
     if len(set(budgets)) != len(budgets):
         raise UsageError("--thinking-budget: a budget is listed twice")
@@ -83,8 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, help="nucleus sampling (default: the endpoint's)")
     parser.add_argument(
         "--thinking-budget",
-        default="unlimited",
-        help="comma-separated thinking-token budgets to sweep, e.g. 0,64,128,unlimited (default unlimited)",
+        default="default",
+        help=(
+            "comma-separated thinking-token budgets to sweep, e.g. 0,64,128,unlimited; 'unlimited' sends -1 "
+            "(no limit, over the server's --thinking-budget), 'default' sends none (the default)"
+        ),
     )
     parser.add_argument(
         "--budget-field", choices=BUDGET_FIELDS, default=BUDGET_FIELDS[0], help="request field"
@@ -141,12 +149,10 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[Benchmark]
     data_dir = args.data_dir or (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
     if data_dir is not None and not data_dir.is_dir():
         raise UsageError(f"--data-dir: {data_dir} is not a directory")
-    from reasoning_formats import THINK_FORMATS
-
-    if args.think_format not in THINK_FORMATS:
-        raise UsageError(
-            f"--think-format: unknown {args.think_format!r}; valid: {', '.join(sorted(THINK_FORMATS))}"
-        )
+    try:
+        get_think_format(args.think_format)
+    except UnknownThinkFormatError as exc:
+        raise UsageError(f"--think-format: {exc}") from None
     config = RunConfig(
         endpoint=args.endpoint.rstrip("/"),
         model=args.model,
@@ -187,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 2
-    from evalclient.session import EvalError, run_session
+    from evalclient.errors import EvalclientError
+    from evalclient.session import run_session
 
     started = time.perf_counter()
     try:
@@ -207,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
             )
         )
-    except (EvalError, DataUnavailableError, BenchmarkOptionError) as exc:
+    except (EvalclientError, DataUnavailableError, BenchmarkOptionError) as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -28,121 +28,20 @@ import math
 import statistics
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from evalclient.errors import EvalclientError
 from evalclient.metrics import accuracy_interval, bootstrap_interval
-from evalclient.records import SampleRecord
-
-SAMPLES_FILE = "samples.jsonl"
-RUN_FILE = "run.json"
-# Meta keys worth slicing by, in report order; others are ignored (ids, dates, urls).
-SLICE_KEYS = (
-    "subject",
-    "level",
-    "difficulty",
-    "platform",
-    "testtype",
-    "subset",
-    "category",
-    "subdomain",
-    "release",
-    "contest_month",
-)
-LENGTH_FIELDS = ("reasoning_tokens", "answer_tokens", "completion_tokens")
-
-ProblemKey = tuple[str, int | None, str]  # benchmark, thinking budget, problem id
+from evalclient.outcomes import LENGTH_FIELDS, ProblemKey, ProblemOutcome, Run, load_run
+from evalclient.records import SLICE_KEYS, budget_label, budget_order
+from evalclient.rundir import write_atomically
 
 
-class CompareError(Exception):
-    """A run directory cannot be read; the message says which and why."""
-
-
-# ---------------------------------------------------------------- reading runs
-
-
-@dataclass
-class ProblemOutcome:
-    """One problem in one run: its samples' mean correctness and mean lengths."""
-
-    correct: list[bool] = field(default_factory=list)
-    lengths: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    meta: dict[str, str | int] = field(default_factory=dict)
-
-    @property
-    def accuracy(self) -> float:
-        return sum(self.correct) / len(self.correct)
-
-    def mean_length(self, name: str) -> float | None:
-        values = self.lengths.get(name) or []
-        return statistics.fmean(values) if values else None
-
-
-@dataclass
-class Run:
-    label: str
-    path: Path
-    config: dict[str, Any]
-    records: list[SampleRecord]
-    outcomes: dict[ProblemKey, ProblemOutcome]
-    errors: int
-
-
-def read_records(run_dir: Path) -> list[SampleRecord]:
-    """The run's samples, last line per key winning; a torn last line is skipped (the file is untouched)."""
-    path = run_dir / SAMPLES_FILE
-    if not path.is_file():
-        raise CompareError(f"{run_dir}: no {SAMPLES_FILE} (not an evalclient run directory)")
-    latest: dict[Any, SampleRecord] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                record = SampleRecord.model_validate_json(line)
-            except ValidationError:
-                continue
-            latest[record.key] = record
-    return list(latest.values())
-
-
-def outcomes_of(records: Iterable[SampleRecord]) -> tuple[dict[ProblemKey, ProblemOutcome], int]:
-    outcomes: dict[ProblemKey, ProblemOutcome] = {}
-    errors = 0
-    for record in records:
-        if record.correct is None:
-            errors += 1
-            continue
-        outcome = outcomes.setdefault(
-            (record.benchmark, record.thinking_budget, record.problem_id),
-            ProblemOutcome(meta=dict(record.meta)),
-        )
-        outcome.correct.append(record.correct)
-        for name in LENGTH_FIELDS:
-            value = getattr(record, name)
-            if value is not None:
-                outcome.lengths[name].append(value)
-    return outcomes, errors
-
-
-def load_run(run_dir: Path, label: str | None = None) -> Run:
-    if not run_dir.is_dir():
-        raise CompareError(f"{run_dir}: no such run directory")
-    config: dict[str, Any] = {}
-    if (run_dir / RUN_FILE).is_file():
-        try:
-            config = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CompareError(f"{run_dir / RUN_FILE}: not valid JSON ({exc.msg})") from None
-    records = read_records(run_dir)
-    if not records:
-        raise CompareError(f"{run_dir}: {SAMPLES_FILE} holds no samples")
-    outcomes, errors = outcomes_of(records)
-    return Run(label or run_dir.name, run_dir, config, records, outcomes, errors)
+class CompareError(EvalclientError):
+    """The runs cannot be compared; the message says which and why."""
 
 
 # ---------------------------------------------------------------- statistics
@@ -250,10 +149,6 @@ def length_shift(
     )
 
 
-def budget_label(budget: int | None) -> str:
-    return "unlimited" if budget is None else str(budget)
-
-
 def _slice_values(key: ProblemKey, outcome: ProblemOutcome) -> list[tuple[str, str]]:
     benchmark, budget, _ = key
     values = [("benchmark", benchmark), ("thinking_budget", budget_label(budget))]
@@ -305,10 +200,6 @@ def compare_runs(run_a: Run, run_b: Run, resamples: int = 2000, seed: int = 0) -
         slices=slices,
         biggest_drops=[(f"{k[0]}/{budget_label(k[1])}/{k[2]}", a, b) for k, a, b in drops[:10] if b < a],
     )
-
-
-def budget_order(budget: int | None) -> float:
-    return math.inf if budget is None else budget
 
 
 # ---------------------------------------------------------------- report
@@ -436,7 +327,7 @@ def main(argv: list[str]) -> int:
             raise CompareError("--resamples must be at least 100")
         runs = [load_run(path, label) for path, label in zip(args.runs, labels, strict=True)]
         comparisons = [compare_runs(runs[0], run, args.resamples, args.seed) for run in runs[1:]]
-    except CompareError as exc:
+    except EvalclientError as exc:
         print(f"evalclient compare: {exc}", file=sys.stderr)
         return 2
     out = args.out or Path(f"compare-{labels[0]}-vs-{labels[-1]}".replace("/", "_").replace(":", "_"))
@@ -456,8 +347,8 @@ def main(argv: list[str]) -> int:
         )
         if plot is not None
     ]
-    _write(out / "comparison.json", json.dumps([c.model_dump() for c in comparisons], indent=2))
-    _write(out / "report.md", render_report(runs, comparisons, plots))
+    write_atomically(out / "comparison.json", json.dumps([c.model_dump() for c in comparisons], indent=2))
+    write_atomically(out / "report.md", render_report(runs, comparisons, plots))
     for comparison in comparisons:
         o = comparison.overall
         print(
@@ -466,9 +357,3 @@ def main(argv: list[str]) -> int:
         )
     print(f"report: {out / 'report.md'}")
     return 0
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evalclient.compare import Run, budget_label, budget_order
 from evalclient.metrics import accuracy_interval
+from evalclient.outcomes import Run
+from evalclient.records import budget_label, budget_order
+from evalclient.rundir import save_figure
 
 
 def _pyplot() -> Any:
@@ -19,14 +21,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(figure: Any, path: Path) -> Path:
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    _pyplot().close(figure)
-    temporary.replace(path)
-    return path
 
 
 def _accuracy_of(run: Run, benchmark: str, budget: int | None) -> tuple[float, float, float] | None:
@@ -62,7 +56,7 @@ def plot_accuracy_by_benchmark(runs: Sequence[Run], path: Path) -> Path:
     axis.grid(axis="y", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_accuracy_vs_budget(runs: Sequence[Run], path: Path) -> Path | None:
@@ -105,7 +99,7 @@ def plot_accuracy_vs_budget(runs: Sequence[Run], path: Path) -> Path | None:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_length_distributions(runs: Sequence[Run], path: Path) -> Path | None:
@@ -134,4 +128,4 @@ def plot_length_distributions(runs: Sequence[Run], path: Path) -> Path | None:
         axis.legend()
     figure.suptitle("output length distributions")
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)

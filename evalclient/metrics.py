@@ -19,10 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from evalclient.records import SampleRecord
+from evalclient.records import SLICE_KEYS, SampleRecord, budget_order
 
 Z95 = 1.959963984540054
-BREAKDOWN_KEYS = ("subject", "level", "difficulty", "subset", "category", "platform")
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -201,10 +200,10 @@ def summarize(
     results = []
     order = {name: index for index, name in enumerate(run.get("benchmarks", []))}
     for (benchmark, budget), members in sorted(
-        groups.items(), key=lambda item: (order.get(item[0][0], 99), item[0][0], _budget_order(item[0][1]))
+        groups.items(), key=lambda item: (order.get(item[0][0], 99), item[0][0], budget_order(item[0][1]))
     ):
         breakdown: dict[str, dict[str, GroupStats]] = {}
-        for key in BREAKDOWN_KEYS:
+        for key in SLICE_KEYS:
             values: dict[str, list[SampleRecord]] = defaultdict(list)
             for record in members:
                 if key in record.meta:
@@ -217,10 +216,6 @@ def summarize(
             )
         )
     return RunSummary(run=run, results=results, error_messages=dict(errors.most_common(20)), wall_s=wall_s)
-
-
-def _budget_order(budget: int | None) -> float:
-    return math.inf if budget is None else budget
 
 
 def _natural(value: str) -> tuple[int, float, str]:

@@ -1,24 +1,12 @@
 """What a run reads and writes: problems, scores, per-sample records, the run configuration.
 
-``Problem`` and ``Score`` are the benchmark contract (see ``evalclient.benchmarks.base``).
-
-Run directory layout (the contract readers such as ``evalclient compare`` rely on):
-
-- ``RUNDIR/run.json``: ``RunConfig``, the resolved configuration (endpoint, model, benchmarks,
-  protocol, sampling, seeds, n, thinking budgets, scoring mode), written before the first request.
-  Rerunning with the same ``--out`` checks that the configuration matches, then resumes.
-- ``RUNDIR/samples.jsonl``: one ``SampleRecord`` per line, appended (and flushed) as soon as a sample is
-  scored; a finished sample is identified by ``SampleRecord.key`` =
-  (benchmark, problem_id, thinking_budget, seed, sample_index) and is never asked again on resume.
-  ``correct`` is ``None`` for a sample that failed (``error`` says why): errors are reported, never
-  scored as wrong. On resume, errored samples are asked again; the last line for a key wins.
-- ``RUNDIR/summary.json``: ``evalclient.metrics.RunSummary`` (metrics with 95% CIs per benchmark,
-  thinking budget and meta breakdown).
-- ``RUNDIR/report.md``: the same for people.
+``Problem`` and ``Score`` are the benchmark contract (see ``evalclient.benchmarks.base``); the files a run
+is kept in are ``evalclient.rundir``'s.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +33,36 @@ class Score(BaseModel):
 
 SampleKey = tuple[str, str, int | None, int | None, int]
 
-THINKING_UNLIMITED = None  # ``thinking_budget`` value that means "no budget sent"
+# ``thinking_budget`` values: N tokens; UNLIMITED_BUDGET (-1, sent as is: no limit, whatever the server's
+# default); SERVER_DEFAULT_BUDGET (None: no budget sent, the server's own default applies).
+UNLIMITED_BUDGET = -1
+SERVER_DEFAULT_BUDGET = None
+
+# Problem meta keys worth slicing results by, in report order; others (ids, dates, urls) are not.
+SLICE_KEYS = (
+    "subject",
+    "level",
+    "difficulty",
+    "platform",
+    "testtype",
+    "subset",
+    "category",
+    "subdomain",
+    "release",
+    "contest_month",
+)
+
+
+def budget_label(budget: int | None) -> str:
+    """How a thinking budget is shown in reports and plots (and spelt on ``--thinking-budget``)."""
+    if budget is SERVER_DEFAULT_BUDGET:
+        return "default"
+    return "unlimited" if budget == UNLIMITED_BUDGET else str(budget)
+
+
+def budget_order(budget: int | None) -> float:
+    """Sort key of a thinking budget: by size, unlimited and the server's default last."""
+    return math.inf if budget is SERVER_DEFAULT_BUDGET or budget == UNLIMITED_BUDGET else budget
 
 
 class SampleRecord(BaseModel):
@@ -71,7 +88,7 @@ class SampleRecord(BaseModel):
     finish_reason: str | None = None
     latency_s: float | None = None
     ttft_s: float | None = None  # time to the first streamed token; None when not streamed
-    thinking_budget: int | None = None  # None = unlimited (no budget sent)
+    thinking_budget: int | None = None  # -1 = unlimited; None = none sent (the server's default)
     meta: dict[str, str | int] = Field(default_factory=dict)  # the problem's meta
     budget_forcing: dict[str, Any] | None = None  # the server's per-choice report, when it sends one
     attempts: int = 1  # HTTP attempts it took (retries + 1)
@@ -98,7 +115,7 @@ class RunConfig(BaseModel):
     benchmark_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     protocol: str | None
     sampling: SamplingConfig
-    thinking_budgets: list[int | None] = Field(default_factory=lambda: [None])  # None = unlimited
+    thinking_budgets: list[int | None] = Field(default_factory=lambda: [SERVER_DEFAULT_BUDGET])
     budget_field: str = "thinking_token_budget"  # request field the budget goes in
     score_on: Literal["answer", "full"] = "answer"
     think_format: str = (

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalclient.metrics import BenchmarkResult, Distribution, GroupStats, RunSummary
-
-
-def budget_label(budget: int | None) -> str:
-    return "unlimited" if budget is None else str(budget)
+from evalclient.records import budget_label
+from evalclient.rundir import save_figure
 
 
 def _pct(value: float | None) -> str:
@@ -115,8 +113,4 @@ def plot_budget_sweep(summary: RunSummary, path: Path) -> Path | None:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    temporary.replace(path)
-    return path
+    return save_figure(figure, path)

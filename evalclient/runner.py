@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from evalclient.benchmarks.base import Benchmark
 from evalclient.client import ChatClient, Completion, RequestFailedError
 from evalclient.records import Problem, RunConfig, SampleKey, SampleRecord, Score
+from evalclient.rundir import RunDirectory
 from evalclient.scorer_pool import ScoringPool, ScoringTimeoutError
 from reasoning_formats import ThinkFormat, get_think_format, split_reasoning
-
-RUN_FILE = "run.json"
-SAMPLES_FILE = "samples.jsonl"
-# Settings that may change between a run and its resume without changing any sample's meaning.
-RESUMABLE_DIFFERENCES = {"limit", "data_dir", "evalclient_version"}
-
-
-class RunDirectoryError(Exception):
-    """``--out`` holds a different run, or cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -46,55 +33,6 @@ class WorkItem:
     @property
     def key(self) -> SampleKey:
         return (self.benchmark.key, self.problem.id, self.thinking_budget, self.seed, self.sample_index)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def load_records(run_dir: Path) -> list[SampleRecord]:
-    """Every intact line of ``samples.jsonl``; a torn line (killed mid-write) is dropped from the file."""
-    path = run_dir / SAMPLES_FILE
-    if not path.exists():
-        return []
-    records, intact, torn = [], [], False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            records.append(SampleRecord.model_validate_json(line))
-            intact.append(line)
-        except ValidationError:
-            torn = True
-    if torn:
-        write_atomically(path, "".join(f"{line}\n" for line in intact))
-    return records
-
-
-def latest_by_key(records: list[SampleRecord]) -> dict[SampleKey, SampleRecord]:
-    return {record.key: record for record in records}
-
-
-def prepare_run_dir(run_dir: Path, config: RunConfig) -> None:
-    """Create the directory and ``run.json``; on resume, check that the configuration is the same."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / RUN_FILE
-    if path.exists():
-        try:
-            previous = RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
-        except ValidationError:
-            raise RunDirectoryError(f"{path} is not an evalclient run configuration") from None
-        old, new = previous.model_dump(), config.model_dump()
-        differences = sorted(
-            key for key in new if key not in RESUMABLE_DIFFERENCES and old.get(key) != new[key]
-        )
-        if differences:
-            raise RunDirectoryError(
-                f"{run_dir} holds a different run (differs in: {', '.join(differences)}); pass another --out"
-            )
-    write_atomically(path, config.model_dump_json(indent=2) + "\n")
 
 
 def build_request(config: RunConfig, item: WorkItem) -> dict[str, Any]:
@@ -132,7 +70,7 @@ class Runner:
     def __init__(
         self,
         config: RunConfig,
-        run_dir: Path,
+        run_dir: RunDirectory,
         client: ChatClient,
         concurrency: int,
         scoring: ScoringPool,
@@ -176,7 +114,7 @@ class Runner:
         queue: asyncio.Queue[WorkItem] = asyncio.Queue()
         for item in work:
             queue.put_nowait(item)
-        with (self.run_dir / SAMPLES_FILE).open("a", encoding="utf-8") as sink:
+        with self.run_dir.appending() as sink:
 
             async def worker() -> None:
                 while True:
@@ -185,8 +123,7 @@ class Runner:
                     except asyncio.QueueEmpty:
                         return
                     record = await self.sample(item)
-                    sink.write(record.model_dump_json() + "\n")
-                    sink.flush()
+                    sink.write(record)
                     if self.on_record is not None:
                         self.on_record(record)
 
@@ -272,11 +209,3 @@ def plan(
                     for index in range(config.sampling.n):
                         work.append(WorkItem(benchmark, problem, budget, seed, index))
     return work
-
-
-def dump_json(path: Path, data: Any) -> None:
-    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start

@@ -17,27 +17,16 @@ from rich.progress import (
 
 from evalclient.benchmarks.base import Benchmark
 from evalclient.client import ChatClient, EndpointError, RetryPolicy
+from evalclient.errors import EvalclientError
 from evalclient.metrics import RunSummary, summarize
 from evalclient.records import Problem, RunConfig, SampleRecord
 from evalclient.report import plot_budget_sweep, render_report
-from evalclient.runner import (
-    RunDirectoryError,
-    Runner,
-    dump_json,
-    latest_by_key,
-    load_records,
-    plan,
-    prepare_run_dir,
-    write_atomically,
-)
+from evalclient.rundir import BUDGET_PLOT_FILE, RunDirectory
+from evalclient.runner import Runner, plan
 from evalclient.scorer_pool import ScoringPool
 
-SUMMARY_FILE = "summary.json"
-REPORT_FILE = "report.md"
-BUDGET_PLOT_FILE = "accuracy_vs_budget.png"
 
-
-class EvalError(Exception):
+class EvalError(EvalclientError):
     """A run cannot start or finish; the message is one line for the user."""
 
 
@@ -95,13 +84,9 @@ async def run_session(
 ) -> tuple[RunSummary, Path]:
     started = time.perf_counter()
     problems = load_problems(benchmarks, Path(config.data_dir) if config.data_dir else None, config.limit)
-    try:
-        prepare_run_dir(run_dir, config)
-    except OSError as exc:
-        raise EvalError(f"cannot use {run_dir}: {exc.strerror or exc}") from None
-    except RunDirectoryError as exc:
-        raise EvalError(str(exc)) from None
-    done = latest_by_key(load_records(run_dir))
+    directory = RunDirectory(run_dir)
+    directory.prepare(config)
+    done = directory.latest_samples()
     work = plan(config, benchmarks, problems)
     client = ChatClient(
         config.endpoint,
@@ -114,7 +99,7 @@ async def run_session(
     async with client:
         scoring = ScoringPool(scoring_workers)
         try:
-            runner = Runner(config, run_dir, client, concurrency, scoring)
+            runner = Runner(config, directory, client, concurrency, scoring)
             pending = runner.pending(work, done)
             if pending:
                 try:
@@ -125,14 +110,14 @@ async def run_session(
         finally:
             scoring.close()
     planned = {item.key for item in work}
-    records = [record for key, record in latest_by_key(load_records(run_dir)).items() if key in planned]
+    records = [record for key, record in directory.latest_samples().items() if key in planned]
     summary = summarize(config.model_dump(mode="json"), records, wall_s=time.perf_counter() - started)
-    dump_json(run_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
-    plot = plot_budget_sweep(summary, run_dir / BUDGET_PLOT_FILE)
+    directory.write_summary(summary.model_dump(mode="json"))
+    plot = plot_budget_sweep(summary, directory.budget_plot_path)
     report = render_report(summary)
     if plot is not None:
         report += f"\n![accuracy vs thinking budget]({BUDGET_PLOT_FILE})\n"
-    write_atomically(run_dir / REPORT_FILE, report)
+    directory.write_report(report)
     return summary, run_dir
 
 

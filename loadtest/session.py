@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -24,7 +24,7 @@ from loadtest.datasets import Prompt
 from loadtest.profiles import ConcurrencyProfile, RateProfile, Strategy, SweepProfile
 from loadtest.runner import Limits, StrategyResult, run_strategy
 from loadtest.summary import Slo, per_request_lists, summarize
-from reasoning_formats import THINK_FORMATS
+from reasoning_formats import get_think_format
 
 UNBOUNDED_REQUESTS = 1_000_000  # the count bound of a --duration run
 
@@ -52,6 +52,13 @@ class LoadTestConfig(BaseModel):
     request_timeout: float = 600.0
     seed: int = 0
     out: Path | None = None
+
+    @field_validator("think_format")
+    @classmethod
+    def _known_think_format(cls, name: str | None) -> str | None:
+        if name is not None:
+            get_think_format(name)  # raises, listing the valid names
+        return name
 
 
 def request_limits(config: LoadTestConfig) -> Limits:
@@ -139,7 +146,7 @@ def strategy_document(
 
 async def run_session(config: LoadTestConfig, console: Console) -> list[dict[str, Any]]:
     """Run the profile; returns one document per strategy (also written under ``config.out``)."""
-    think_format = THINK_FORMATS[config.think_format] if config.think_format else None
+    think_format = get_think_format(config.think_format) if config.think_format else None
     options = RequestOptions(
         api=config.api,
         model=config.model,

@@ -16,9 +16,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from reasoning_formats import THINK_FORMATS
-
-THINK_END = THINK_FORMATS["deepseek-r1"].end
+from reasoning_formats import ThinkFormat
 
 
 class CalibrationError(ValueError):
@@ -55,7 +53,8 @@ class ChatTemplate(Protocol):
 
 
 def render_prompt(tokenizer: ChatTemplate, prompt: str) -> str:
-    """The chat-formatted prompt up to where the model starts writing (the template opens <think>)."""
+    """The chat-formatted prompt up to where the model starts writing (some templates open the think
+    block there)."""
     return str(
         tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
@@ -63,14 +62,18 @@ def render_prompt(tokenizer: ChatTemplate, prompt: str) -> str:
     )
 
 
-def render_trace(tokenizer: ChatTemplate, trace: TraceRecord, eos_token: str | None) -> str:
-    """A whole trace as the model saw and wrote it: every character of reasoning and answer."""
+def render_trace(
+    tokenizer: ChatTemplate, trace: TraceRecord, eos_token: str | None, think_format: ThinkFormat
+) -> str:
+    """A whole trace as the model saw and wrote it, in its own think delimiters: every character of
+    reasoning and answer."""
     head = render_prompt(tokenizer, trace.prompt)
-    # R1-style templates end the generation prompt with "<think>\n"; others get the opening from the trace.
-    opened = "" if head.rstrip().endswith("<think>") else "<think>\n"
-    # The server strips the blank line R1 models write after </think>; put it back.
+    # Templates of R1 distills and QwQ end the generation prompt by opening the think block; with the
+    # others (Qwen3, most custom formats) the model writes the opening itself.
+    opened = "" if head.rstrip().endswith(think_format.start) else f"{think_format.start}\n"
+    # The server strips the blank line reasoning models write after the end delimiter; put it back.
     answer = trace.content if trace.content[:1].isspace() else f"\n\n{trace.content}"
-    return f"{head}{opened}{trace.reasoning_content}{THINK_END}{answer}{eos_token or ''}"
+    return f"{head}{opened}{trace.reasoning_content}{think_format.end}{answer}{eos_token or ''}"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -103,10 +106,21 @@ def read_prompts(path: Path) -> list[str]:
     return prompts
 
 
-def record_to_text(record: dict[str, Any], tokenizer: ChatTemplate, eos_token: str | None) -> str:
-    """A ``--calib FILE.jsonl`` record: a trace, chat ``messages``, or plain ``text``."""
+def record_to_text(
+    record: dict[str, Any],
+    tokenizer: ChatTemplate,
+    eos_token: str | None,
+    think_format: ThinkFormat | None = None,
+) -> str:
+    """A ``--calib FILE.jsonl`` record: a trace (rendered in ``think_format``), chat ``messages``, or
+    plain ``text``."""
     if "reasoning_content" in record:
-        return render_trace(tokenizer, TraceRecord.model_validate(record), eos_token)
+        if think_format is None:
+            raise CalibrationError(
+                "reasoning traces need the model's think delimiters and its chat template shows none: "
+                "pass --think-format NAME or --think-start/--think-end"
+            )
+        return render_trace(tokenizer, TraceRecord.model_validate(record), eos_token, think_format)
     if "messages" in record:
         return str(tokenizer.apply_chat_template(record["messages"], tokenize=False))
     if isinstance(record.get("text"), str):
@@ -134,9 +148,10 @@ def from_records(
     eos_token: str | None,
     num_samples: int,
     heldout: int,
+    think_format: ThinkFormat | None = None,
 ) -> CalibrationSet:
     rows = list(records)
-    texts = [record_to_text(record, tokenizer, eos_token) for record in rows]
+    texts = [record_to_text(record, tokenizer, eos_token, think_format) for record in rows]
     prompts = [str(record.get("prompt", "")) for record in rows]
     kept, held, held_prompts = split_heldout(texts, prompts if all(prompts) else [], num_samples, heldout)
     return CalibrationSet(source=source, texts=kept, heldout=held, heldout_prompts=held_prompts)

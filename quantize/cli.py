@@ -8,6 +8,7 @@ from pathlib import Path
 
 from quantize.environment import handover, llmcompressor_available
 from quantize.schemes import SCHEMES, UnknownSchemeError, resolve_scheme
+from reasoning_formats import THINK_FORMATS, resolve_think_format
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,9 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: quantize --model ./tiny --scheme w8a8-int8 --out ./artifacts/tiny-w8a8",
     )
     parser.add_argument("--model", help="source model: HF directory or hub id")
-    parser.add_argument(
-        "--scheme", help="w4a16, w4a16-awq, w8a8-int8, w8a8-fp8, w3a16, fp8-kv, bf16, or A+fp8-kv"
-    )
+    parser.add_argument("--scheme", help=f"{', '.join(SCHEMES)}, or WEIGHT+fp8-kv (see --list-schemes)")
     parser.add_argument("--out", type=Path, help="artifact directory to create (written atomically)")
     parser.add_argument("--calib", default="reasoning", help="reasoning | FILE.jsonl | hub:NAME[:split]")
     parser.add_argument("--num-samples", type=int, default=256, help="calibration samples")
@@ -48,6 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     reasoning.add_argument("--trace-server", help="root URL of a server already serving the source model")
     reasoning.add_argument("--trace-model", help="its served model name")
     reasoning.add_argument("--trace-api-key", help="its API key")
+    think = parser.add_argument_group(
+        "think delimiters of the source model (traces are rendered in them; as serve takes them)"
+    )
+    think.add_argument(
+        "--think-format",
+        default="auto",
+        help=f"auto (from the chat template), none, or one of: {', '.join(sorted(THINK_FORMATS))}",
+    )
+    think.add_argument("--think-start", help="reasoning start delimiter of a model of another family")
+    think.add_argument("--think-end", help="its reasoning end delimiter")
+    think.add_argument(
+        "--think-in-prompt", action="store_true", help="its chat template opens the think block itself"
+    )
     return parser
 
 
@@ -100,6 +112,10 @@ def _run_quantize(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     if missing:
         parser.error(f"{', '.join(missing)} required (or --list-schemes)")
     _positive(parser, num_samples=args.num_samples, max_seq_len=args.max_seq_len)
+    try:  # the names and delimiters checked as serve checks them, before any heavy import
+        resolve_think_format(args.think_format, start=args.think_start, end=args.think_end)
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         resolve_scheme(args.scheme)  # an unknown scheme fails before any heavy import
     except UnknownSchemeError as exc:
@@ -119,6 +135,10 @@ def _run_quantize(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         trace_server=args.trace_server,
         trace_model=args.trace_model,
         trace_api_key=args.trace_api_key,
+        think_format=args.think_format,
+        think_start=args.think_start,
+        think_end=args.think_end,
+        think_in_prompt=args.think_in_prompt,
     )
     console = Console(stderr=True)
     try:

@@ -38,6 +38,7 @@ from quantize.manifest import (
     weights_size,
 )
 from quantize.schemes import Scheme, build_modifiers, resolve_scheme
+from reasoning_formats import ThinkFormat, resolve_think_format
 
 DEFAULT_DATA_DIR = Path("../shared/datasets")
 DEFAULT_PROMPT_FILE = "math500.jsonl"
@@ -72,6 +73,24 @@ class QuantizeRequest(BaseModel):
     trace_model: str | None = None
     trace_api_key: str | None = None
     heldout: int = 8
+    # The source model's think delimiters, as serve takes them: a format name ("auto": guessed from the
+    # chat template), or its own start/end delimiters. Traces are rendered in them.
+    think_format: str = "auto"
+    think_start: str | None = None
+    think_end: str | None = None
+    think_in_prompt: bool = False
+
+    def resolve_think_format(self, chat_template: str | None) -> ThinkFormat | None:
+        try:
+            return resolve_think_format(
+                self.think_format,
+                chat_template,
+                start=self.think_start,
+                end=self.think_end,
+                prompt_opens_think=self.think_in_prompt,
+            )
+        except ValueError as exc:
+            raise QuantizeError(str(exc)) from None
 
 
 class ModelInfo(BaseModel):
@@ -169,17 +188,16 @@ def gather_calibration(
     eos = tokenizer.eos_token
     kind = calib_kind(request.calib)
     wanted = request.num_samples if scheme.needs_calibration else 0
+    think_format = request.resolve_think_format(getattr(tokenizer, "chat_template", None))
     if kind == "hub":
         return from_hub(request.calib.removeprefix("hub:"), tokenizer, wanted, request.heldout)
     if kind == "file":
-        return from_records(
-            request.calib, read_jsonl(Path(request.calib)), tokenizer, eos, wanted, request.heldout
-        )
+        records = read_jsonl(Path(request.calib))
+        return from_records(request.calib, records, tokenizer, eos, wanted, request.heldout, think_format)
     if request.traces:
         records = read_jsonl(request.traces)
-        return from_records(
-            f"reasoning:traces:{request.traces}", records, tokenizer, eos, wanted, request.heldout
-        )
+        source = f"reasoning:traces:{request.traces}"
+        return from_records(source, records, tokenizer, eos, wanted, request.heldout, think_format)
     prompts = reasoning_prompts(request)[: wanted + request.heldout]
     if not scheme.needs_calibration:
         # No traces needed to quantize: keep prompts (as chat prompts) for verify, without starting a server.
@@ -202,10 +220,10 @@ def gather_calibration(
         console.print(f"generating {len(prompts)} reasoning traces with serve on the source model")
         log_path = staging / CALIBRATION_DIR / "serve.log"
         traces = generate_traces(
-            Path(request.model), prompts, traces_path, request.trace_max_tokens, log_path
+            Path(request.model), prompts, traces_path, request.trace_max_tokens, log_path, think_format
         )
     records = [trace.model_dump() for trace in traces]
-    return from_records("reasoning:serve", records, tokenizer, eos, wanted, request.heldout)
+    return from_records("reasoning:serve", records, tokenizer, eos, wanted, request.heldout, think_format)
 
 
 def tokenize(calibration: CalibrationSet, tokenizer: Any, max_seq_len: int) -> tuple[Any, int, int]:

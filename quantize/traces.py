@@ -17,6 +17,7 @@ from rich.progress import Progress
 
 from quantize.calibration import CalibrationError, TraceRecord
 from quantize.environment import serve_python
+from reasoning_formats import THINK_FORMATS, ThinkFormat
 
 SERVED_NAME = "source"
 API_KEY = "quantize-calibration"
@@ -78,11 +79,26 @@ def request_traces(
     return traces
 
 
+def think_format_args(think_format: ThinkFormat | None) -> list[str]:
+    """``serve``'s flags for a think format, so the server splits the traces where the model does."""
+    if think_format is None:
+        return []  # serve guesses from the chat template, as quantize did
+    if think_format.name in THINK_FORMATS:
+        return ["--think-format", think_format.name]
+    flags = ["--think-start", think_format.start, "--think-end", think_format.end]
+    return [*flags, "--think-in-prompt"] if think_format.prompt_opens_think else flags
+
+
 def generate_traces(
-    model: Path, prompts: Sequence[str], out: Path, max_tokens: int, log_path: Path
+    model: Path,
+    prompts: Sequence[str],
+    out: Path,
+    max_tokens: int,
+    log_path: Path,
+    think_format: ThinkFormat | None = None,
 ) -> list[TraceRecord]:
     """Start ``serve`` on the source model (serving environment), collect traces, stop it."""
-    from server.launcher import ServerProcess, ServerStartError
+    from launcher import ServerProcess, ServerStartError
 
     python = serve_python()
     if python is None:
@@ -101,6 +117,7 @@ def generate_traces(
         "--gpu-memory-utilization",
         "0.05",
         *eager,
+        *think_format_args(think_format),
         python=python,
         api_key=API_KEY,
         log_path=log_path,

@@ -152,7 +152,7 @@ def _vllm_check(
         return VllmCheck(
             executed=False, reason="no serving environment (vLLM) found; set QUANTREASON_SERVE_PYTHON"
         )
-    from server.launcher import ServerProcess, ServerStartError
+    from launcher import ServerProcess, ServerStartError
 
     extra = ["--kv-cache-dtype", "fp8"] if "fp8-kv" in scheme_name else []
     server = ServerProcess(

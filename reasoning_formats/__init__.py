@@ -10,8 +10,11 @@ from reasoning_formats._formats import (
     THINK_FORMATS,
     ReasoningSplitter,
     ThinkFormat,
+    UnknownThinkFormatError,
+    custom_think_format,
     detect_think_format,
     get_think_format,
+    resolve_think_format,
     split_reasoning,
 )
 from reasoning_formats.answers import last_boxed
@@ -20,8 +23,11 @@ __all__ = [
     "THINK_FORMATS",
     "ReasoningSplitter",
     "ThinkFormat",
+    "UnknownThinkFormatError",
+    "custom_think_format",
     "detect_think_format",
     "get_think_format",
     "last_boxed",
+    "resolve_think_format",
     "split_reasoning",
 ]

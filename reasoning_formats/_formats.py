@@ -47,12 +47,53 @@ THINK_FORMATS: dict[str, ThinkFormat] = {
 }
 
 
+CUSTOM = "custom"  # the name of a format given by its delimiters
+AUTO = "auto"  # guess the format from the chat template
+NONE = "none"  # the model does not reason (or separation is off)
+
+
+class UnknownThinkFormatError(ValueError):
+    """A think format name that is not in ``THINK_FORMATS``; the message lists the valid ones."""
+
+
 def get_think_format(name: str) -> ThinkFormat:
     try:
         return THINK_FORMATS[name]
     except KeyError:
         valid = ", ".join(sorted(THINK_FORMATS))
-        raise ValueError(f"unknown think format {name!r}; valid: {valid}") from None
+        raise UnknownThinkFormatError(f"unknown think format {name!r}; valid: {valid}") from None
+
+
+def custom_think_format(start: str, end: str, prompt_opens_think: bool = False) -> ThinkFormat:
+    """The format of a model of another family, from its own delimiters."""
+    if not start or not end:
+        raise ValueError("a think format needs both delimiters (--think-start and --think-end)")
+    return ThinkFormat(
+        name=CUSTOM,
+        start=start,
+        end=end,
+        prompt_opens_think=prompt_opens_think,
+        description=f"delimiters {start} ... {end}",
+    )
+
+
+def resolve_think_format(
+    name: str,
+    chat_template: str | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    prompt_opens_think: bool = False,
+) -> ThinkFormat | None:
+    """A model's think format as every command line spells it: its own delimiters (``start``/``end``),
+    else ``name`` (``auto``: guessed from the chat template; ``none``: no reasoning; or a known name)."""
+    if start or end:
+        return custom_think_format(start or "", end or "", prompt_opens_think)
+    if name == NONE:
+        return None
+    if name == AUTO:
+        return detect_think_format(chat_template)
+    return get_think_format(name)
 
 
 def detect_think_format(chat_template: str | None) -> ThinkFormat | None:

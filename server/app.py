@@ -16,7 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reasoning_formats import ThinkFormat, detect_think_format, get_think_format
+from reasoning_formats import ThinkFormat
+from reasoning_formats import resolve_think_format as resolve_formats
 from server.config import ServerConfig
 from server.engine import start_engine
 from server.errors import (
@@ -42,19 +43,13 @@ CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away"; nobody
 
 
 def resolve_think_format(config: ServerConfig, chat_template: str | None) -> ThinkFormat | None:
-    if config.think_start and config.think_end:  # ServerConfig checks that they come together
-        return ThinkFormat(
-            name="custom",
-            start=config.think_start,
-            end=config.think_end,
-            prompt_opens_think=config.think_in_prompt,
-            description="delimiters given on the command line",
-        )
-    if config.think_format == "none":
-        return None
-    if config.think_format == "auto":
-        return detect_think_format(chat_template)
-    return get_think_format(config.think_format)
+    return resolve_formats(
+        config.think_format,
+        chat_template,
+        start=config.think_start,
+        end=config.think_end,
+        prompt_opens_think=config.think_in_prompt,
+    )
 
 
 def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], Any] = start_engine) -> FastAPI:

@@ -9,11 +9,22 @@ import sys
 
 from pydantic import ValidationError
 
-from server.config import ServerConfig
-from server.thinking import DEFAULT_EFFORT_BUDGETS, parse_effort_budgets
+from reasoning_formats import THINK_FORMATS
+from server.config import ServerConfig, config_default
+from server.thinking import parse_effort_budgets
+
+
+def _default(field: str) -> str:
+    """A flag's default as help shows it, read from ServerConfig (the one place defaults live)."""
+    value = config_default(field)
+    if isinstance(value, dict):
+        return ",".join(f"{key}={item}" for key, item in value.items())
+    return "none" if value in ("", None) else str(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """``serve``'s flags. A flag not given is left out of the namespace (``argparse.SUPPRESS``), so
+    ServerConfig fills in its own default: the help only shows it."""
     parser = argparse.ArgumentParser(
         prog="serve",
         description=(
@@ -21,79 +32,115 @@ def build_parser() -> argparse.ArgumentParser:
             "API, with vLLM's async engine running in this process."
         ),
         epilog="example: serve --model ./artifacts/qwen-w4a16 --port 8000 --api-key $KEY",
+        argument_default=argparse.SUPPRESS,
     )
     parser.add_argument("--model", required=True, help="model directory, artifact, or HF id")
     parser.add_argument("--served-model-name", help="name clients send as `model` (default: --model)")
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--host", help=f"bind address (default: {_default('host')})")
+    parser.add_argument("--port", type=int, help=f"port (default: {_default('port')})")
     parser.add_argument("--api-key", help="require `Authorization: Bearer KEY` on /v1 routes")
     parser.add_argument("--max-model-len", type=int, help="context length (default: the model's)")
-    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per replica")
     parser.add_argument(
-        "--kv-cache-dtype", default="auto", help="KV cache dtype, e.g. auto or fp8 (default: auto)"
+        "--tensor-parallel-size",
+        type=int,
+        help=f"GPUs each layer is sharded over (default: {_default('tensor_parallel_size')})",
     )
-    parser.add_argument("--dtype", default="auto", help="weight/activation dtype (default: auto)")
+    parser.add_argument(
+        "--pipeline-parallel-size",
+        type=int,
+        help=f"pipeline stages, layers split (default: {_default('pipeline_parallel_size')})",
+    )
+    parser.add_argument(
+        "--data-parallel-size",
+        type=int,
+        help=(
+            "engine copies behind this server, each on tensor x pipeline GPUs "
+            f"(default: {_default('data_parallel_size')})"
+        ),
+    )
+    parser.add_argument(
+        "--kv-cache-dtype", help=f"KV cache dtype, e.g. auto or fp8 (default: {_default('kv_cache_dtype')})"
+    )
+    parser.add_argument("--dtype", help=f"weight/activation dtype (default: {_default('dtype')})")
     parser.add_argument(
         "--gpu-memory-utilization",
         type=float,
         help="fraction of device memory for vLLM (default: 0.9 on GPU, 0.2 of host memory on CPU)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="engine seed (default: %(default)s)")
+    parser.add_argument("--seed", type=int, help=f"engine seed (default: {_default('seed')})")
     parser.add_argument(
         "--enforce-eager", action="store_true", help="skip graph capture/compilation (faster start)"
     )
     parser.add_argument(
         "--think-format",
-        default="auto",
-        help="reasoning delimiters: auto (from the chat template), none, deepseek-r1, qwq, qwen3",
+        help=(
+            f"reasoning delimiters: auto (from the chat template), none, {', '.join(THINK_FORMATS)} "
+            f"(default: {_default('think_format')})"
+        ),
     )
     parser.add_argument(
         "--max-pending-requests",
         type=int,
-        default=1024,
-        help="requests in flight before new ones get 429 + Retry-After; 0: unbounded (default: 1024)",
+        help=(
+            "requests in flight before new ones get 429 + Retry-After; 0: unbounded "
+            f"(default: {_default('max_pending_requests')})"
+        ),
     )
     parser.add_argument(
-        "--max-request-bytes", type=int, default=16 * 1024 * 1024, help="larger bodies get 413 (16 MiB)"
+        "--max-request-bytes",
+        type=int,
+        help=f"larger bodies get 413 (default: {config_default('max_request_bytes') // 2**20} MiB)",
     )
     parser.add_argument(
         "--drain-timeout",
         type=float,
-        default=120.0,
-        help="on SIGTERM, seconds to let in-flight requests finish before exiting (default: 120)",
+        help=(
+            "on SIGTERM, seconds to let in-flight requests finish before exiting "
+            f"(default: {_default('drain_timeout')})"
+        ),
     )
     thinking = parser.add_argument_group(
         "thinking control (server defaults; each request may override them, see docs/thinking.md)"
     )
-    thinking.add_argument("--thinking-budget", type=int, help="max thinking tokens (default: unlimited)")
+    budget = config_default("thinking_budget")
     thinking.add_argument(
-        "--min-thinking-tokens", type=int, default=0, help="think at least this long (default: 0)"
+        "--thinking-budget",
+        type=int,
+        help=f"max thinking tokens (default: {'unlimited' if budget is None else budget})",
+    )
+    thinking.add_argument(
+        "--min-thinking-tokens",
+        type=int,
+        help=f"think at least this long (default: {_default('min_thinking_tokens')})",
     )
     thinking.add_argument(
         "--max-thinking-extensions",
         type=int,
-        default=3,
-        help="how often an early end of thinking is replaced by the extension text (default: 3)",
+        help=(
+            "how often an early end of thinking is replaced by the extension text "
+            f"(default: {_default('max_thinking_extensions')})"
+        ),
     )
     thinking.add_argument(
-        "--thinking-extension-text", default="Wait", help="appended instead of an early end (default: Wait)"
+        "--thinking-extension-text",
+        help=f"appended instead of an early end (default: {_default('thinking_extension_text')})",
     )
     thinking.add_argument(
-        "--thinking-wrapup-text", default="", help="inserted before a forced end of thinking (default: none)"
+        "--thinking-wrapup-text",
+        help=f"inserted before a forced end of thinking (default: {_default('thinking_wrapup_text')})",
     )
     thinking.add_argument(
         "--answer-reserve-tokens",
         type=int,
-        default=128,
-        help="tokens kept for the answer when thinking is cut (at most half of max_tokens; default: 128)",
+        help=(
+            "tokens kept for the answer when thinking is cut (at most half of max_tokens; "
+            f"default: {_default('answer_reserve_tokens')})"
+        ),
     )
     thinking.add_argument(
         "--effort-budgets",
         type=parse_effort_budgets,
-        default=dict(DEFAULT_EFFORT_BUDGETS),
-        help="reasoning_effort -> budget, e.g. low=512,high=8192 (default: "
-        + ",".join(f"{k}={v}" for k, v in DEFAULT_EFFORT_BUDGETS.items())
-        + ")",
+        help=f"reasoning_effort -> budget, e.g. low=512,high=8192 (default: {_default('effort_budgets')})",
     )
     parser.add_argument("--think-start", help="reasoning start delimiter of a model of another family")
     parser.add_argument("--think-end", help="reasoning end delimiter (a single token) of such a model")
@@ -105,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         help='vLLM tool parser for tool_choice "auto", e.g. hermes (as in vLLM); required and named '
         "tool choices need none",
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: info)"
+    )
     return parser
 
 

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from server.thinking import DEFAULT_EFFORT_BUDGETS, ThinkingDefaults
+from server.thinking import ThinkingDefaults
+
+_THINKING = ThinkingDefaults()
+
+
+def config_default(field: str) -> Any:
+    """A ServerConfig field's default: what ``serve`` does when the flag is not given."""
+    return ServerConfig.model_fields[field].get_default(call_default_factory=True)
 
 
 class ServerConfig(BaseModel):
@@ -20,6 +27,10 @@ class ServerConfig(BaseModel):
     api_key: str | None = None
     max_model_len: Annotated[int | None, Field(ge=16)] = None
     tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
+    pipeline_parallel_size: Annotated[int, Field(ge=1)] = 1
+    # Engine copies behind this one frontend, each on tensor x pipeline devices (vLLM's internal
+    # load balancer); separate replicas behind a Service are the other way to scale out.
+    data_parallel_size: Annotated[int, Field(ge=1)] = 1
     kv_cache_dtype: str = "auto"
     dtype: str = "auto"
     # None: 0.9 on GPUs; 0.2 on CPUs, where vLLM sizes its KV cache from host memory.
@@ -39,14 +50,15 @@ class ServerConfig(BaseModel):
     max_pending_requests: Annotated[int, Field(ge=0)] = 1024
     max_request_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
     drain_timeout: Annotated[float, Field(ge=0)] = 120.0
-    # Server-wide thinking defaults; requests override them (server/thinking.py).
-    thinking_budget: Annotated[int | None, Field(ge=0)] = None
-    min_thinking_tokens: Annotated[int, Field(ge=0)] = 0
-    max_thinking_extensions: Annotated[int, Field(ge=0)] = 3
-    thinking_extension_text: str = "Wait"
-    thinking_wrapup_text: str = ""
-    answer_reserve_tokens: Annotated[int, Field(ge=0)] = 128
-    effort_budgets: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_EFFORT_BUDGETS))
+    # Server-wide thinking defaults; requests override them. Their values are ThinkingDefaults'
+    # (server/thinking.py); the command line and the chart take them from here.
+    thinking_budget: Annotated[int | None, Field(ge=0)] = _THINKING.budget
+    min_thinking_tokens: Annotated[int, Field(ge=0)] = _THINKING.min_tokens
+    max_thinking_extensions: Annotated[int, Field(ge=0)] = _THINKING.max_extensions
+    thinking_extension_text: str = _THINKING.extension_text
+    thinking_wrapup_text: str = _THINKING.wrapup_text
+    answer_reserve_tokens: Annotated[int, Field(ge=0)] = _THINKING.answer_reserve
+    effort_budgets: dict[str, int] = Field(default_factory=lambda: dict(_THINKING.effort_budgets))
 
     def thinking_defaults(self) -> ThinkingDefaults:
         return ThinkingDefaults(

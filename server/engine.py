@@ -8,11 +8,20 @@ from server.config import ServerConfig
 
 CPU_MEMORY_UTILIZATION = 0.2
 GPU_MEMORY_UTILIZATION = 0.9
+# NVLink multicast (NVLS) stays off unless the operator turns it on: a program that uses it can put a
+# host's shared GPUs out of service, and vLLM's all-reduce does not need it.
+MULTICAST_OFF = {
+    "NCCL_NVLS_ENABLE": "0",
+    "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1",
+    "NVSHMEM_DISABLE_NVLS": "1",
+}
 
 
 def start_engine(config: ServerConfig):  # -> vllm.v1.engine.async_llm.AsyncLLM
     """Start the engine; takes from seconds (tiny model on CPU) to minutes (large GPU models)."""
     os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+    for name, value in MULTICAST_OFF.items():
+        os.environ.setdefault(name, value)  # before vLLM starts its workers, which inherit it
     # vLLM is imported here, not at module level, so `serve --help` answers at once.
     from vllm.engine.arg_utils import AsyncEngineArgs
     from vllm.platforms import current_platform
@@ -28,6 +37,8 @@ def start_engine(config: ServerConfig):  # -> vllm.v1.engine.async_llm.AsyncLLM
         served_model_name=[config.model_name],
         max_model_len=config.max_model_len,
         tensor_parallel_size=config.tensor_parallel_size,
+        pipeline_parallel_size=config.pipeline_parallel_size,
+        data_parallel_size=config.data_parallel_size,
         kv_cache_dtype=config.kv_cache_dtype,
         dtype=config.dtype,
         gpu_memory_utilization=memory,

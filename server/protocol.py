@@ -104,15 +104,21 @@ ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Fie
 
 # Absurd budgets are refused rather than clamped: they are almost always a unit mistake.
 MAX_THINKING_BUDGET = 1_000_000
+# An explicit "no limit", distinct from leaving the field out (the server's --thinking-budget applies):
+# llama.cpp's ``--reasoning-budget -1`` convention.
+UNLIMITED_THINKING_BUDGET = -1
 ThinkingBudget = Annotated[int, Field(ge=0, le=MAX_THINKING_BUDGET)]
+# A requested budget: N tokens, or -1 for unlimited.
+RequestedThinkingBudget = Annotated[int, Field(ge=UNLIMITED_THINKING_BUDGET, le=MAX_THINKING_BUDGET)]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high"]
 
 
 class AnthropicThinking(BaseModel):
-    """Anthropic's ``thinking``: ``{"type": "enabled", "budget_tokens": N}`` or ``{"type": "disabled"}``."""
+    """Anthropic's ``thinking``: ``{"type": "enabled", "budget_tokens": N}``, ``{"type": "disabled"}``, or
+    ``{"type": "adaptive"}`` (the model decides how long to think: no budget)."""
 
     model_config = ConfigDict(extra="forbid")
-    type: Literal["enabled", "disabled"]
+    type: Literal["enabled", "disabled", "adaptive"]
     budget_tokens: ThinkingBudget | None = None
 
 
@@ -120,7 +126,7 @@ class OpenRouterReasoning(BaseModel):
     """OpenRouter's ``reasoning``: ``{"max_tokens": N}`` or ``{"effort": E}``, and ``exclude``."""
 
     model_config = ConfigDict(extra="forbid")
-    max_tokens: ThinkingBudget | None = None
+    max_tokens: RequestedThinkingBudget | None = None
     effort: ReasoningEffort | None = None
     exclude: bool = False
     enabled: bool | None = None
@@ -162,8 +168,8 @@ class ChatCompletionRequest(SamplingRequest):
     tool_choice: ToolChoice | None = None  # OpenAI's default: "auto" with tools, "none" without
     parallel_tool_calls: bool = True
     # Thinking controls, in every dialect clients speak; server/thinking.py resolves them.
-    thinking_token_budget: ThinkingBudget | None = None  # vLLM
-    max_thinking_tokens: ThinkingBudget | None = None
+    thinking_token_budget: RequestedThinkingBudget | None = None  # vLLM; -1 = unlimited
+    max_thinking_tokens: RequestedThinkingBudget | None = None
     thinking: AnthropicThinking | None = None
     reasoning: OpenRouterReasoning | None = None
     reasoning_effort: ReasoningEffort | None = None  # OpenAI

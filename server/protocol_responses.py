@@ -15,7 +15,7 @@ from server.protocol import (
     FUNCTION_NAME_PATTERN,
     BudgetForcingReport,
     ReasoningEffort,
-    ThinkingBudget,
+    RequestedThinkingBudget,
     _Request,
 )
 
@@ -155,7 +155,7 @@ class ResponsesRequest(_Request):
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
     # The thinking budget in tokens, as on chat (quantreason/vLLM extension).
-    thinking_token_budget: ThinkingBudget | None = None
+    thinking_token_budget: RequestedThinkingBudget | None = None  # -1: unlimited
 
 
 class OutputText(BaseModel):

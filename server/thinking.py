@@ -2,8 +2,9 @@
 
 Precedence, first match wins (documented in docs/thinking.md):
 1. an explicit token budget: ``thinking_token_budget`` (vLLM), ``max_thinking_tokens``,
-   ``thinking`` (Anthropic; ``{"type": "disabled"}`` is a budget of 0), ``reasoning.max_tokens``
-   (OpenRouter), in that order;
+   ``thinking`` (Anthropic; ``{"type": "disabled"}`` is a budget of 0, ``{"type": "adaptive"}``
+   unlimited), ``reasoning.max_tokens`` (OpenRouter), in that order; -1 is an explicit unlimited that
+   overrides the server's budget (llama.cpp's ``--reasoning-budget -1``);
 2. an effort level: ``reasoning.effort`` (OpenRouter), then ``reasoning_effort`` (OpenAI), mapped to
    a budget by the server's ``--effort-budgets``;
 3. the server's ``--thinking-budget`` (unlimited when unset).
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from server.errors import InvalidRequestError
-from server.protocol import ChatCompletionRequest
+from server.protocol import UNLIMITED_THINKING_BUDGET, ChatCompletionRequest
 
 DEFAULT_EFFORT_BUDGETS = {"none": 0, "minimal": 128, "low": 512, "medium": 2048, "high": 8192}
 
@@ -77,6 +78,12 @@ def plan_thinking(request: ChatCompletionRequest, defaults: ThinkingDefaults) ->
 
 
 def _budget(request: ChatCompletionRequest, defaults: ThinkingDefaults) -> tuple[int | None, str]:
+    """The budget (None: unlimited) and the field it came from."""
+    budget, source = _requested_budget(request, defaults)
+    return (None if budget == UNLIMITED_THINKING_BUDGET else budget), source
+
+
+def _requested_budget(request: ChatCompletionRequest, defaults: ThinkingDefaults) -> tuple[int | None, str]:
     if request.thinking_token_budget is not None:
         return request.thinking_token_budget, "thinking_token_budget"
     if request.max_thinking_tokens is not None:
@@ -84,6 +91,8 @@ def _budget(request: ChatCompletionRequest, defaults: ThinkingDefaults) -> tuple
     if request.thinking is not None:
         if request.thinking.type == "disabled":
             return 0, "thinking"
+        if request.thinking.type == "adaptive":
+            return UNLIMITED_THINKING_BUDGET, "thinking"
         if request.thinking.budget_tokens is None:
             raise InvalidRequestError(
                 'thinking: {"type": "enabled"} needs "budget_tokens"', param="thinking.budget_tokens"

@@ -11,7 +11,7 @@ import pytest
 from tinymodel import REASONER_DIR, build_tiny_model
 
 if TYPE_CHECKING:
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
 
 SERVED_MODEL_NAME = "tiny"
 REASONER_MODEL_NAME = "tiny-reasoner"
@@ -29,8 +29,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-random")
 
 
-def _serve(model: Path, served_name: str, log_path: Path) -> ServerProcess:
-    from server.launcher import ServerProcess
+def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> ServerProcess:
+    """``serve`` with the flags every test server shares, then ``extra_args``."""
+    from launcher import ServerProcess
 
     return ServerProcess(
         model,
@@ -53,6 +54,7 @@ def _serve(model: Path, served_name: str, log_path: Path) -> ServerProcess:
         # vLLM's Hermes parser finds tool calls in answers where tool_choice is "auto".
         "--tool-call-parser",
         "hermes",
+        *extra_args,
         api_key=API_KEY,
         log_path=log_path,
     )

@@ -101,6 +101,38 @@ nodeSelector:
 {{- end }}
 {{- end }}
 
+{{/* GPUs one replica's engine needs: tensor x pipeline shards, times the engine copies it runs. */}}
+{{- define "quantreason.gpusPerReplica" -}}
+{{- mul (int .Values.serve.tensorParallelSize) (int .Values.serve.pipelineParallelSize) (int .Values.serve.dataParallelSize) }}
+{{- end }}
+
+{{/* resources.gpu.count, or (null) as many GPUs as the parallelism needs. */}}
+{{- define "quantreason.gpuCount" -}}
+{{- if kindIs "invalid" .Values.resources.gpu.count }}
+{{- include "quantreason.gpusPerReplica" . }}
+{{- else }}
+{{- int .Values.resources.gpu.count }}
+{{- end }}
+{{- end }}
+
+{{/* shm.sizeLimit, or (null) 8Gi per GPU of the pod (at least 2Gi): NCCL and vLLM's workers exchange
+tensors there. Called with (dict "sizeLimit" .Values.shm.sizeLimit "gpus" N). */}}
+{{- define "quantreason.shmSize" -}}
+{{- if kindIs "invalid" .sizeLimit }}
+{{- printf "%dGi" (max 2 (mul 8 (int .gpus))) }}
+{{- else }}
+{{- .sizeLimit }}
+{{- end }}
+{{- end }}
+
+{{/* The NCCL / PyTorch / NVSHMEM settings every GPU container gets (gpuEnv), as env entries. */}}
+{{- define "quantreason.gpuEnv" -}}
+{{- range $name, $value := .Values.gpuEnv }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
 {{/* The flags of `serve` (server/cli.py) as a YAML list; null values keep the server's defaults. */}}
 {{- define "quantreason.serveArgs" -}}
 {{- $serve := .Values.serve }}
@@ -111,6 +143,8 @@ nodeSelector:
   "--host=0.0.0.0"
   (printf "--port=%d" (int $serve.port))
   (printf "--tensor-parallel-size=%d" (int $serve.tensorParallelSize))
+  (printf "--pipeline-parallel-size=%d" (int $serve.pipelineParallelSize))
+  (printf "--data-parallel-size=%d" (int $serve.dataParallelSize))
   (printf "--kv-cache-dtype=%s" $serve.kvCacheDtype)
   (printf "--dtype=%s" $serve.dtype)
   (printf "--think-format=%s" $serve.thinkFormat)
@@ -164,6 +198,7 @@ nodeSelector:
 
 {{- define "quantreason.serveEnv" -}}
 {{- include "quantreason.hfTokenEnv" . }}
+{{- include "quantreason.gpuEnv" . }}
 {{- if .Values.serve.apiKey.secretName }}
 - name: QUANTREASON_API_KEY
   valueFrom:

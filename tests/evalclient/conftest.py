@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 
 from evalclient.stub import StubThread
-from server.launcher import free_port
+from launcher import free_port
 
 
 @pytest.fixture

@@ -157,8 +157,8 @@ def test_budget_sweep_is_paired_per_budget_and_plotted(tmp_path: Path) -> None:
         ]
         return write_run(tmp_path / model, records, model)
 
-    base = sweep("bf16", {0: 2, 64: 10, None: 18})
-    quant = sweep("int4", {0: 1, 64: 6, None: 17})
+    base = sweep("bf16", {0: 2, 64: 10, -1: 18})
+    quant = sweep("int4", {0: 1, 64: 6, -1: 17})
     out = tmp_path / "cmp"
     assert main([str(base), str(quant), "--out", str(out), "--resamples", "200"]) == 0
     comparison = json.loads((out / "comparison.json").read_text())[0]

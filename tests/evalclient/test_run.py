@@ -176,8 +176,22 @@ def test_scoring_the_full_output(stub: Callable[..., StubThread], tmp_path: Path
     assert read_samples(tmp_path / "f")[0].extracted == "6"
 
 
+def test_the_unlimited_row_sends_minus_one_and_the_default_row_sends_nothing(
+    stub: Callable[..., StubThread], tmp_path: Path
+) -> None:
+    endpoint = stub(toy_answers(right=2, limit=2))
+    assert run_cli(endpoint, tmp_path, "--limit", "2", "--thinking-budget", "16,unlimited,default") == 0
+    sent = {
+        r.thinking_budget: r.request.get("thinking_token_budget", "absent") for r in read_samples(tmp_path)
+    }
+    assert sent == {16: 16, -1: -1, None: "absent"}
+    report = (tmp_path / "report.md").read_text()
+    assert "| toy-arith | unlimited |" in report and "| toy-arith | default |" in report
+
+
 def test_parse_budgets() -> None:
-    assert parse_budgets("0,64,128,unlimited") == [0, 64, 128, None]
+    assert parse_budgets("0,64,128,unlimited,default") == [0, 64, 128, -1, None]
+    assert parse_budgets("-1,none") == [-1, None]
 
 
 @pytest.mark.parametrize(
@@ -191,6 +205,10 @@ def test_parse_budgets() -> None:
         (["--benchmark", "toy-arith", "--thinking-budget", "lots"], "evalclient: --thinking-budget: 'lots'"),
         (["--benchmark", "toy-arith", "--endpoint", "http://127.0.0.1:9/v1"], "evalclient: cannot reach"),
         (["--benchmark", "toy-arith", "--protocol", "nope"], "usage:"),
+        (
+            ["--benchmark", "toy-arith", "--think-format", "r2"],
+            "evalclient: --think-format: unknown think format 'r2'; valid: deepseek-r1, qwen3, qwq",
+        ),
         (["--benchmark", "aime25"], "evalclient: cannot load yentinglin/aime_2025 from the Hugging Face hub"),
     ],
 )

@@ -171,6 +171,33 @@ def test_tensor_parallel_gets_as_many_gpus_as_shards() -> None:
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "32Gi"}
 
 
+def test_parallelism_sets_the_gpus_and_shm_a_replica_gets() -> None:
+    """resources.gpu.count and shm.sizeLimit left null follow tensor x pipeline x data parallelism."""
+    defaults = only(render({}), "Deployment")["spec"]["template"]["spec"]
+    assert container(defaults, "serve")["resources"]["limits"][GPU] == 1
+    assert next(v for v in defaults["volumes"] if v["name"] == "shm")["emptyDir"]["sizeLimit"] == "8Gi"
+
+    manifests = render(example_values("tp2-w4a16-32b"))
+    pod = only(manifests, "Deployment")["spec"]["template"]["spec"]
+    serve = serve_container(manifests)
+    assert "--tensor-parallel-size=2" in serve["args"]
+    assert serve["resources"]["limits"][GPU] == serve["resources"]["requests"][GPU] == 2
+    assert next(v for v in pod["volumes"] if v["name"] == "shm")["emptyDir"]["sizeLimit"] == "16Gi"
+    assert "--model=/data/artifacts/deepseek-ai--deepseek-r1-distill-qwen-32b-w4a16" in serve["args"]
+
+    shards = {"serve": {"tensorParallelSize": 2, "pipelineParallelSize": 2, "dataParallelSize": 2}}
+    assert serve_container(render(shards))["resources"]["limits"][GPU] == 8
+
+
+def test_nvlink_multicast_is_off_in_every_gpu_container() -> None:
+    manifests = render(example_values("tp2-w4a16-32b"))
+    job = only(manifests, "Job")["spec"]["template"]["spec"]["containers"][0]
+    for env in (env_of(serve_container(manifests)), env_of(job)):
+        assert env["NCCL_NVLS_ENABLE"]["value"] == "0"
+        assert env["TORCH_SYMM_MEM_DISABLE_MULTICAST"]["value"] == "1"
+        assert env["NVSHMEM_DISABLE_NVLS"]["value"] == "1"
+
+
 def test_a_custom_gpu_resource_name_is_used_everywhere() -> None:
     values = example_values("quantize", overrides={"resources": {"gpu": {"resourceName": "amd.com/gpu"}}})
     manifests = render(values)

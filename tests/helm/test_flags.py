@@ -30,11 +30,21 @@ from tests.helm.chart import CHART_DIR, container, env_of, example_values, only,
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 DEFAULTS = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 SERVE_SCHEMA = SCHEMA["properties"]["serve"]["properties"]
-EXAMPLES = ["defaults", "cpu-smoke", "single-gpu", "tensor-parallel", "quantize", "autoscaling-hpa"]
+EXAMPLES = [
+    "defaults",
+    "cpu-smoke",
+    "single-gpu",
+    "tensor-parallel",
+    "tp2-w4a16-32b",
+    "quantize",
+    "autoscaling-hpa",
+]
 # values.yaml key (under serve / serve.thinking) -> the `serve` option it becomes.
 SERVE_FLAGS = {
     "port": "port",
     "tensorParallelSize": "tensor_parallel_size",
+    "pipelineParallelSize": "pipeline_parallel_size",
+    "dataParallelSize": "data_parallel_size",
     "maxModelLen": "max_model_len",
     "kvCacheDtype": "kv_cache_dtype",
     "dtype": "dtype",
@@ -61,12 +71,17 @@ def kubelet_expand(args: list[str], env: dict[str, str]) -> list[str]:
     return [re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], arg) for arg in args]
 
 
+def serve_config_of(args: list[str]) -> tuple[ServerConfig, dict[str, Any]]:
+    """What `serve ARGS` starts with: its ServerConfig, and the options that are not part of it."""
+    options = vars(serve_parser().parse_args(args))
+    log_level = options.pop("log_level")
+    return ServerConfig(**options), {"log_level": log_level}
+
+
 def serve_config(values: dict[str, Any], env: dict[str, str]) -> tuple[ServerConfig, dict[str, Any]]:
     serve = container(only(render(values), "Deployment")["spec"]["template"]["spec"], "serve")
     assert serve["command"] == ["serve"]
-    options = vars(serve_parser().parse_args(kubelet_expand(serve["args"], env)))
-    log_level = options.pop("log_level")
-    return ServerConfig(**options), {"log_level": log_level}
+    return serve_config_of(kubelet_expand(serve["args"], env))
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -88,6 +103,9 @@ def test_values_reach_the_server_as_set() -> None:
 
     tp, _ = serve_config(example_values("tensor-parallel"), env={})
     assert (tp.tensor_parallel_size, tp.think_format, tp.api_key) == (4, "qwq", None)
+    parallel = {"serve": {"tensorParallelSize": 2, "pipelineParallelSize": 2, "dataParallelSize": 2}}
+    sharded, _ = serve_config(parallel, env={})
+    assert sharded.tensor_parallel_size == sharded.pipeline_parallel_size == sharded.data_parallel_size == 2
 
     texts = {"serve": {"thinking": {"extensionText": "Hmm, wait: let me check", "wrapupText": " Time's up."}}}
     custom, _ = serve_config(texts, env={})
@@ -96,8 +114,11 @@ def test_values_reach_the_server_as_set() -> None:
 
 
 def test_chart_defaults_are_the_servers_defaults() -> None:
-    """values.yaml says 'null: the server's default'; every other default equals the server's own."""
-    server_defaults = vars(serve_parser().parse_args(["--model", "m"]))
+    """values.yaml says 'null: the server's default'; every other default equals the server's own, which
+    is ServerConfig's: `serve` with no flags is ServerConfig with no fields."""
+    bare, bare_extra = serve_config_of(["--model", "m"])
+    assert bare == ServerConfig(model="m")
+    server_defaults = bare.model_dump() | bare_extra
     chart_defaults = {flag: DEFAULTS["serve"][key] for key, flag in SERVE_FLAGS.items()}
     chart_defaults |= {flag: DEFAULTS["serve"]["thinking"][key] for key, flag in THINKING_FLAGS.items()}
     assert chart_defaults == {flag: server_defaults[flag] for flag in chart_defaults}
@@ -204,6 +225,8 @@ def test_schema_accepts_every_scheme_quantize_knows() -> None:
     assert all(pattern.fullmatch(name) for name in accepted), sorted(
         n for n in accepted if not pattern.fullmatch(n)
     )
+    # ...and nothing else: the pattern is the registry's (update it from quantize.schemes.SCHEMES).
+    assert pattern.pattern == f"^({'|'.join(schemes.SCHEMES)})(\\+fp8-kv)?$"
 
 
 def _resolves(schemes: Any, name: str) -> bool:
@@ -219,3 +242,10 @@ def test_the_image_hands_quantize_over_to_its_quantize_environment() -> None:
     assert f"ENV {PYTHON_ENV_VAR}=/opt/quantize-venv/bin/python" in dockerfile
     # ...and quantize finds the image's vLLM Python to start `serve` for calibration traces and verify.
     assert f"{SERVE_PYTHON_ENV_VAR}=/usr/bin/python3" in dockerfile
+
+
+def test_the_charts_gpu_env_is_the_servers_multicast_default() -> None:
+    """NVLink multicast is off both ways: the chart's gpuEnv and the defaults `serve` sets itself."""
+    from server.engine import MULTICAST_OFF
+
+    assert DEFAULTS["gpuEnv"] == MULTICAST_OFF

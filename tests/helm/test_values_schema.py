@@ -13,7 +13,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     (
         "string GPU count",
         {"resources": {"gpu": {"count": "2"}}},
-        "at '/resources/gpu/count': got string, want integer",
+        "at '/resources/gpu/count': got string, want null or integer",
     ),
     (
         "negative GPU count",
@@ -87,7 +87,15 @@ def test_bad_values_are_rejected_with_a_clear_message(values: dict[str, Any], me
 
 @pytest.mark.parametrize(
     "example",
-    ["cpu-smoke", "single-gpu", "tensor-parallel", "quantize", "autoscaling-hpa", "autoscaling-keda"],
+    [
+        "cpu-smoke",
+        "single-gpu",
+        "tensor-parallel",
+        "tp2-w4a16-32b",
+        "quantize",
+        "autoscaling-hpa",
+        "autoscaling-keda",
+    ],
 )
 def test_the_examples_satisfy_the_schema(example: str) -> None:
     with helm.Chart.load(CHART_DIR) as chart:
@@ -96,12 +104,15 @@ def test_the_examples_satisfy_the_schema(example: str) -> None:
 
 def test_more_shards_than_gpus_fails_with_a_clear_message() -> None:
     """The schema cannot compare two keys: the template does, before Kubernetes would schedule it."""
-    values = {"resources": {"gpu": {"count": 2}}, "serve": {"tensorParallelSize": 4}}
+    values = {
+        "resources": {"gpu": {"count": 2}},
+        "serve": {"tensorParallelSize": 2, "pipelineParallelSize": 2},
+    }
     with pytest.raises(helm.HelmRenderError) as excinfo:
         render(values)
     assert (
-        "serve.tensorParallelSize (4) needs that many GPUs per replica, but resources.gpu.count is 2"
-        in str(excinfo.value)
+        "serve.tensorParallelSize x pipelineParallelSize x dataParallelSize (4) needs that many GPUs per "
+        "replica, but resources.gpu.count is 2" in str(excinfo.value)
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from server.launcher import free_port
+from launcher import free_port
 
 # The stub sends a token every INTERVAL_MS, the first after FIRST_TOKEN_MS; REASONING of them are thinking.
 INTERVAL_MS = 5.0

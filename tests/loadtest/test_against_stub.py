@@ -99,3 +99,10 @@ async def test_think_delimiters_split_an_unseparated_stream(inline_think_stub: S
     [unsplit] = await run(config(inline_think_stub, "concurrency:2", num_requests=4))
     # Without the think format the first content token counts as the first answer token.
     assert unsplit["median_ttfat_ms"] == pytest.approx(unsplit["median_ttft_ms"])
+
+
+def test_an_unknown_think_format_is_refused_with_the_valid_ones(stub: Stub) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"unknown think format 'r2'; valid: deepseek-r1, qwen3, qwq"):
+        config(stub, "concurrency:1", think_format="r2")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server.launcher import free_port
+from launcher import free_port
 from tests.loadtest.conftest import Stub
 
 LOADTEST = [sys.executable, "-m", "loadtest"]

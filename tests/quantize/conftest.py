@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from quantize.schemes import SCHEMES
 from tinymodel import REASONER_DIR
 
 CALIBRATION_SAMPLES = 8
 MAX_SEQ_LEN = 256
-ALL_SCHEMES = ("bf16", "w4a16", "w4a16-awq", "w8a8-int8", "w8a8-fp8", "w3a16", "fp8-kv", "w4a16+fp8-kv")
+ALL_SCHEMES = (*SCHEMES, "w4a16+fp8-kv")  # every registered scheme, and one combination
 
 
 def trace_records(count: int, seed: int = 0) -> list[dict[str, str]]:

@@ -24,7 +24,7 @@ TOY_ARITH = ROOT / "evalclient" / "data" / "toy-arith.jsonl"
 
 @pytest.fixture(scope="module")
 def bf16_server(artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from server.launcher import ServerProcess
+    from launcher import ServerProcess
 
     python = serve_python()
     if python is None:

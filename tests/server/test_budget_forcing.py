@@ -11,7 +11,7 @@ import openai
 import pytest
 from transformers import AutoTokenizer
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import EFFORT_BUDGETS, SERVED_MODEL_NAME, WRAPUP
 from tests.server.conftest import metric
 
@@ -176,7 +176,8 @@ def test_exclude_hides_reasoning_but_counts_it(client: openai.OpenAI) -> None:
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
-        ({"thinking_token_budget": -1}, "thinking_token_budget"),
+        ({"thinking_token_budget": -2}, "thinking_token_budget"),  # -1 is unlimited; below it is refused
+        ({"reasoning": {"max_tokens": -2}}, "reasoning.max_tokens"),
         ({"max_thinking_tokens": 10**9}, "max_thinking_tokens"),
         ({"thinking_token_budget": 5, "min_thinking_tokens": 6}, "min_thinking_tokens"),
         ({"thinking": {"type": "enabled"}}, "thinking.budget_tokens"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 
 pytestmark = pytest.mark.server
 

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import API_KEY, SERVED_MODEL_NAME
 
 pytestmark = pytest.mark.server

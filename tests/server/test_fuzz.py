@@ -7,7 +7,7 @@ import hypothesis
 import pytest
 import schemathesis
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import API_KEY, SERVED_MODEL_NAME
 
 pytestmark = pytest.mark.server

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import API_KEY, SERVED_MODEL_NAME
 from tests.server.conftest import metric
 

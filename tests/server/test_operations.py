@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import API_KEY, MAX_PENDING_REQUESTS, MAX_REQUEST_BYTES, SERVED_MODEL_NAME
 from tests.server.conftest import metric
 

@@ -9,7 +9,7 @@ import jsonschema
 import openai
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import API_KEY, EFFORT_BUDGETS, REASONER_MODEL_NAME
 
 pytestmark = pytest.mark.server

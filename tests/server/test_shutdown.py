@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

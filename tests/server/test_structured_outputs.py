@@ -11,7 +11,7 @@ import jsonschema
 import openai
 import pytest
 
-from server.launcher import ServerProcess
+from launcher import ServerProcess
 from tests.conftest import API_KEY, REASONER_MODEL_NAME
 from tests.server.conftest import metric
 

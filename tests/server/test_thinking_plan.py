@@ -29,6 +29,12 @@ def plan(**fields: object):
         ({"reasoning": {"enabled": False}}, 0, "reasoning.enabled"),
         ({"reasoning_effort": "low"}, 100, "reasoning_effort"),
         ({"reasoning_effort": "none"}, 0, "reasoning_effort"),
+        # -1 (and Anthropic's adaptive thinking) is an explicit unlimited, resolved like any budget.
+        ({"thinking_token_budget": -1}, None, "thinking_token_budget"),
+        ({"max_thinking_tokens": -1}, None, "max_thinking_tokens"),
+        ({"thinking": {"type": "adaptive"}}, None, "thinking"),
+        ({"reasoning": {"max_tokens": -1}}, None, "reasoning.max_tokens"),
+        ({"thinking_token_budget": -1, "reasoning_effort": "low"}, None, "thinking_token_budget"),
         # Precedence: explicit token counts beat effort levels, in the documented order.
         ({"reasoning_effort": "high", "max_thinking_tokens": 5}, 5, "max_thinking_tokens"),
         ({"thinking_token_budget": 3, "max_thinking_tokens": 5}, 3, "thinking_token_budget"),
@@ -56,6 +62,22 @@ def test_server_default_budget_and_request_overrides() -> None:
     )
     resolved = plan_thinking(override, defaults)
     assert (resolved.min_tokens, resolved.max_extensions, resolved.extension_text) == (2, 0, "Wait")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"thinking_token_budget": -1},
+        {"max_thinking_tokens": -1},
+        {"thinking": {"type": "adaptive"}},
+        {"reasoning": {"max_tokens": -1}},
+    ],
+)
+def test_unlimited_overrides_the_server_budget(fields: dict) -> None:
+    request = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "q"}], **fields)
+    assert plan_thinking(request, ThinkingDefaults(budget=64, min_tokens=4)).budget is None
+    unset = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "q"}])
+    assert plan_thinking(unset, ThinkingDefaults(budget=64)).budget == 64
 
 
 def test_exclude_reasoning() -> None:

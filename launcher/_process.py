@@ -1,0 +1,131 @@
+"""Running ``serve`` as a child process: for quantize, the demo, the tests and anyone scripting the server.
+
+It needs only httpx (no FastAPI, no vLLM), so a process in another environment (quantize's) can start the
+server with the serving environment's Python.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+class ServerProcess:
+    """``serve`` in a child process, started on enter and stopped cleanly on exit.
+
+    Its output goes to ``log_path`` (or is inherited), so a failed start can show why.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *extra_args: str,
+        port: int | None = None,
+        api_key: str | None = None,
+        log_path: Path | None = None,
+        start_timeout: float = 300.0,
+        python: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.api_key = api_key
+        self.log_path = log_path
+        self.start_timeout = start_timeout
+        # ``python``: the serving environment's interpreter, for callers in another environment (quantize).
+        self.args = [
+            str(python or sys.executable),
+            "-m",
+            "server",
+            "--model",
+            str(model),
+            "--port",
+            str(self.port),
+        ]
+        if api_key:
+            self.args += ["--api-key", api_key]
+        self.args += list(extra_args)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What OpenAI clients take as ``base_url``."""
+        return f"{self.url}/v1"
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        self._process = subprocess.Popen(
+            self.args, stdout=self._log, stderr=subprocess.STDOUT if self._log else None
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._close_log()
+                raise ServerStartError(f"serve exited with code {self._process.returncode}{self._log_hint()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise ServerStartError(
+            f"serve did not become healthy in {self.start_timeout:.0f} s{self._log_hint()}"
+        )
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """Ask the server to shut down (SIGINT, as Ctrl-C would); kill it if it does not."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._close_log()
+        return process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _close_log(self) -> None:
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def _log_hint(self) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        tail = self.log_path.read_text(errors="replace").splitlines()[-20:]
+        return f"; last lines of {self.log_path}:\n" + "\n".join(tail)
