@@ -11,7 +11,8 @@ A choice moves through at most these phases:
 - a forced end when the cap is hit: wrap-up text, the end delimiter and a blank line are appended;
 - the answer, with whatever remains of ``limit``. When the answer is constrained (a response
   format, a forced tool call), thinking also stops at its end delimiter, and the answer runs as a
-  phase of its own under vLLM's structured outputs: the grammar never sees the thinking.
+  phase of its own under vLLM's structured outputs: the grammar never sees the thinking. A model
+  that stops (end of sequence) while thinking then gets a forced end too: the answer is owed.
 
 Each phase ends with an ``Outcome``; the loop's own state (``_Progress``) is kept apart from the
 ``BudgetForcingReport`` built from it for the client.
@@ -176,6 +177,16 @@ async def run_with_budget(
             continue
         if result.outcome is Outcome.CAPPED:
             continue  # force the end, or answer on
+        if progress.thinking and answer_params is not None and result.finish_reason == "stop":
+            # The model stopped while thinking, but a constrained answer is owed (a schema, a
+            # forced tool call): end the thinking for it, as a budget would.
+            inserted = think.forced_end_ids
+            if len(inserted) <= limit - len(progress.completion):
+                progress.completion += inserted
+                progress.thinking = False
+                progress.forced_end = True
+                yield Piece(think.forced_end_text, inserted)
+                continue
         yield Piece("", [], finish_reason=result.finish_reason, report=report())
         return
     yield Piece("", [], finish_reason="length", report=report())
