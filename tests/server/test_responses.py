@@ -11,21 +11,11 @@ import pytest
 
 from launcher import ServerProcess
 from tests.conftest import API_KEY, EFFORT_BUDGETS, REASONER_MODEL_NAME
+from tests.server.conftest import ANSWER_SCHEMA, REASONER_QUESTION
 
 pytestmark = pytest.mark.server
 
-QUESTION = "Ann has 47 coins, gets 38 more. How many now?"
-ANSWER_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "integer", "minimum": 0, "maximum": 9999}},
-    "required": ["answer"],
-    "additionalProperties": False,
-}
-
-
-@pytest.fixture(scope="module")
-def reasoner(reasoner_server: ServerProcess) -> openai.OpenAI:
-    return openai.OpenAI(base_url=reasoner_server.base_url, api_key=API_KEY, max_retries=0)
+QUESTION = REASONER_QUESTION
 
 
 def items_of(response, kind: str) -> list:

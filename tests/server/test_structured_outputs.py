@@ -13,19 +13,13 @@ import pytest
 
 from launcher import ServerProcess
 from tests.conftest import API_KEY, REASONER_MODEL_NAME
-from tests.server.conftest import metric
+from tests.server.conftest import ANSWER_SCHEMA, REASONER_QUESTION, metric
 
 pytestmark = pytest.mark.server
 
-QUESTION = [{"role": "user", "content": "Ann has 47 coins, gets 38 more. How many now?"}]
+QUESTION = [{"role": "user", "content": REASONER_QUESTION}]
 # None: unlimited (the reasoner ends its thinking itself).
 BUDGETS = [0, 16, None]
-ANSWER_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "integer", "minimum": 0, "maximum": 9999}},
-    "required": ["answer"],
-    "additionalProperties": False,
-}
 ADD = {
     "type": "function",
     "function": {
@@ -54,11 +48,6 @@ SUBTRACT = {
         },
     },
 }
-
-
-@pytest.fixture(scope="module")
-def reasoner(reasoner_server: ServerProcess) -> openai.OpenAI:
-    return openai.OpenAI(base_url=reasoner_server.base_url, api_key=API_KEY, max_retries=0)
 
 
 def budget_body(budget: int | None) -> dict[str, object]:
