@@ -32,6 +32,7 @@ COPY evalclient/ evalclient/
 COPY loadtest/ loadtest/
 COPY reasoning_formats/ reasoning_formats/
 COPY launcher/ launcher/
+COPY openai_wire/ openai_wire/
 COPY tinymodel/ tinymodel/
 COPY demo/ demo/
 # vLLM, torch and transformers come with the base image: no extra here, so pip keeps them as they are.

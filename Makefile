@@ -43,6 +43,8 @@ demo: setup-serve
 lint: setup-serve
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@# strict on the files pyproject.toml's [tool.mypy] names (the server, the shared modules, ...)
+	$(VENV)/bin/mypy
 
 # Serving-environment tests (real vLLM engine behind the real server), then the tests that need
 # llm-compressor, in the quantize environment.

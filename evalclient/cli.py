@@ -11,9 +11,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evalclient.benchmarks import BENCHMARKS, Benchmark, DataUnavailableError, get_benchmark
-from evalclient.benchmarks.base import BenchmarkOptionError
+from evalclient.benchmarks import BENCHMARKS, Benchmark, get_benchmark
 from evalclient.benchmarks.sources import DATA_DIR_ENV
+from evalclient.errors import EvalclientError
 from evalclient.protocols import PROTOCOLS, UnknownProtocolError, get_protocol
 from evalclient.records import SERVER_DEFAULT_BUDGET, UNLIMITED_BUDGET, RunConfig, SamplingConfig
 from reasoning_formats import UnknownThinkFormatError, get_think_format
@@ -21,7 +21,7 @@ from reasoning_formats import UnknownThinkFormatError, get_think_format
 BUDGET_FIELDS = ("thinking_token_budget", "max_thinking_tokens")
 
 
-class UsageError(Exception):
+class UsageError(EvalclientError):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
@@ -193,7 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 2
-    from evalclient.errors import EvalclientError
     from evalclient.session import run_session
 
     started = time.perf_counter()
@@ -214,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
             )
         )
-    except (EvalclientError, DataUnavailableError, BenchmarkOptionError) as exc:
+    except EvalclientError as exc:
         print(f"evalclient: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

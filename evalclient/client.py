@@ -17,14 +17,17 @@ from typing import Any
 
 import aiohttp
 
+from evalclient.errors import EvalclientError
+from openai_wire import error_message, read_usage, reasoning_of
+
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
-class EndpointError(Exception):
+class EndpointError(EvalclientError):
     """The endpoint cannot be used at all (unreachable, wrong key, model not served)."""
 
 
-class RequestFailedError(Exception):
+class RequestFailedError(EvalclientError):
     """One request failed for good (after its retries, or with a non-retryable status)."""
 
     def __init__(self, message: str, attempts: int) -> None:
@@ -68,12 +71,7 @@ class RetryPolicy:
 
 
 def _error_message(status: int, text: str, reason: str | None) -> str:
-    try:
-        body = json.loads(text)
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
-    except (json.JSONDecodeError, AttributeError):
-        message = None
-    return f"HTTP {status}: {message or text[:200].strip() or reason or ''}"
+    return f"HTTP {status}: {error_message(text) or text[:200].strip() or reason or ''}"
 
 
 def _retry_after(response: aiohttp.ClientResponse) -> float | None:
@@ -85,20 +83,10 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
 
 
 def _usage(completion: Completion, usage: dict[str, Any] | None) -> None:
-    if not usage:
-        return
-    completion.prompt_tokens = usage.get("prompt_tokens")
-    completion.completion_tokens = usage.get("completion_tokens")
-    details = usage.get("completion_tokens_details") or {}
-    completion.reasoning_tokens = details.get("reasoning_tokens")
-
-
-def _reasoning_of(message: dict[str, Any]) -> str | None:
-    for name in ("reasoning_content", "reasoning"):
-        value = message.get(name)
-        if isinstance(value, str):
-            return value
-    return None
+    if (tokens := read_usage(usage)) is not None:
+        completion.prompt_tokens = tokens.prompt_tokens
+        completion.completion_tokens = tokens.completion_tokens
+        completion.reasoning_tokens = tokens.reasoning_tokens
 
 
 async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
@@ -221,7 +209,7 @@ class ChatClient:
             raise RequestFailedError(f"malformed response ({type(exc).__name__})", 1) from None
         completion = Completion(
             content=message.get("content") or "",
-            reasoning=_reasoning_of(message),
+            reasoning=reasoning_of(message),
             finish_reason=choice.get("finish_reason"),
             budget_forcing=choice.get("budget_forcing"),
             latency_s=time.perf_counter() - started,
@@ -248,9 +236,9 @@ class ChatClient:
                     except json.JSONDecodeError:
                         raise RequestFailedError("malformed stream chunk", 1) from None
                     if "error" in chunk:
-                        error = chunk["error"] or {}
+                        error = chunk["error"] if isinstance(chunk["error"], dict) else {}
                         code = error.get("code")
-                        message = f"stream error: {error.get('message', 'unknown')}"
+                        message = f"stream error: {error_message(chunk) or 'unknown'}"
                         if (isinstance(code, int) and code in RETRYABLE_STATUS) or code is None:
                             raise _RetryableError(message)
                         raise RequestFailedError(message, 1)
@@ -258,7 +246,7 @@ class ChatClient:
                     for choice in chunk.get("choices") or []:
                         delta = choice.get("delta") or {}
                         piece = delta.get("content")
-                        thought = _reasoning_of(delta)
+                        thought = reasoning_of(delta)
                         if (piece or thought) and completion.ttft_s is None:
                             completion.ttft_s = time.perf_counter() - started
                         if piece:

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from evalclient.errors import EvalclientError
+
 
 class Protocol(BaseModel):
     name: str
@@ -51,8 +53,8 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-class UnknownProtocolError(ValueError):
-    pass
+class UnknownProtocolError(EvalclientError, ValueError):
+    """A protocol name the registry does not have."""
 
 
 def get_protocol(name: str) -> Protocol:

@@ -103,7 +103,7 @@ class SamplingConfig(BaseModel):
     top_p: float | None = None
     max_tokens: int | None = None  # None = each benchmark's default
     n: int = 1  # samples per (problem, seed, budget)
-    seeds: list[int | None] = Field(default_factory=lambda: [42])
+    seeds: list[int | None] = Field(default_factory=lambda: list[int | None]([42]))
 
 
 class RunConfig(BaseModel):
@@ -115,7 +115,9 @@ class RunConfig(BaseModel):
     benchmark_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     protocol: str | None
     sampling: SamplingConfig
-    thinking_budgets: list[int | None] = Field(default_factory=lambda: [SERVER_DEFAULT_BUDGET])
+    thinking_budgets: list[int | None] = Field(
+        default_factory=lambda: list[int | None]([SERVER_DEFAULT_BUDGET])
+    )
     budget_field: str = "thinking_token_budget"  # request field the budget goes in
     score_on: Literal["answer", "full"] = "answer"
     think_format: str = (

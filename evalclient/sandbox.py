@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from evalclient.errors import EvalclientError
 from evalclient.sandbox_entry import HIDE_ENV, SETUP_FAILED
 
 Isolation = Literal["namespaces", "rlimits"]
@@ -78,7 +79,7 @@ class SandboxResult:
     memory_peak_bytes: int | None = None  # the whole tree's peak, when a memory cgroup measured it
 
 
-class SandboxError(RuntimeError):
+class SandboxError(EvalclientError, RuntimeError):
     """The sandbox itself could not be set up (not the code's fault)."""
 
 

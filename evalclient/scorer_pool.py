@@ -17,11 +17,12 @@ import os
 from concurrent.futures.process import BrokenProcessPool
 
 from evalclient.benchmarks.base import Scorer
+from evalclient.errors import EvalclientError
 from evalclient.records import Problem, Score
 
 
-class ScoringTimeoutError(Exception):
-    pass
+class ScoringTimeoutError(EvalclientError):
+    """A scorer ran past its time limit (its worker was replaced)."""
 
 
 def _warm() -> None:

@@ -22,7 +22,7 @@ from evalclient.metrics import RunSummary, summarize
 from evalclient.records import Problem, RunConfig, SampleRecord
 from evalclient.report import plot_budget_sweep, render_report
 from evalclient.rundir import BUDGET_PLOT_FILE, RunDirectory
-from evalclient.runner import Runner, plan
+from evalclient.runner import Runner, WorkItem, plan
 from evalclient.scorer_pool import ScoringPool
 
 
@@ -121,7 +121,7 @@ async def run_session(
     return summary, run_dir
 
 
-async def _run_with_progress(runner: Runner, pending: list, total: int, show: bool) -> None:
+async def _run_with_progress(runner: Runner, pending: list[WorkItem], total: int, show: bool) -> None:
     running = _RunningScore()
     console = Console(stderr=True)
     columns = (

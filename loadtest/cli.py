@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from loadtest.client import EndpointError
-from loadtest.compare import CompareError, compare
-from loadtest.datasets import DatasetError, parse_random
+from loadtest.compare import compare
+from loadtest.datasets import parse_random
+from loadtest.errors import LoadtestError
 from loadtest.profiles import parse_profile
 from loadtest.summary import parse_slo
 from reasoning_formats import THINK_FORMATS
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         compare_args = build_compare_parser().parse_args(argv[1:])
         try:
             compare(compare_args.runs, Console(), compare_args.out)
-        except CompareError as exc:
+        except LoadtestError as exc:
             _fail(str(exc))
         return
     args = build_parser().parse_args(argv)
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with _event_loop() as runner:
             documents = runner.run(run_session(config, console))
-    except (EndpointError, DatasetError) as exc:
+    except LoadtestError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("aborted")

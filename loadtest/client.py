@@ -16,14 +16,16 @@ from typing import Any, Literal
 import aiohttp
 
 from loadtest.datasets import Prompt
+from loadtest.errors import LoadtestError
 from loadtest.records import Chunk, RequestRecord
+from openai_wire import error_message, read_usage, reasoning_of
 from reasoning_formats import ReasoningSplitter, ThinkFormat
 
 Api = Literal["chat", "completions"]
 PATHS: dict[Api, str] = {"chat": "/chat/completions", "completions": "/completions"}
 
 
-class EndpointError(Exception):
+class EndpointError(LoadtestError):
     """The endpoint cannot be load-tested as asked (unreachable, wrong model, refuses requests)."""
 
 
@@ -78,9 +80,8 @@ class StreamParser:
             return
         event = json.loads(data)
         if "error" in event:
-            error = event["error"] or {}
             self._record.error = "stream_error"
-            self._record.error_message = str(error.get("message", error))[:500]
+            self._record.error_message = (error_message(event) or str(event["error"]))[:500]
             return
         if usage := event.get("usage"):
             self._take_usage(usage)
@@ -89,7 +90,7 @@ class StreamParser:
                 continue
             delta = choice.get("delta")
             if delta is not None:
-                reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+                reasoning = reasoning_of(delta) or ""
                 answer = delta.get("content") or ""
             else:
                 reasoning, answer = "", choice.get("text") or ""
@@ -123,11 +124,13 @@ class StreamParser:
             self._answer.append(answer)
 
     def _take_usage(self, usage: dict[str, Any]) -> None:
-        self._record.prompt_tokens = usage.get("prompt_tokens", self._record.prompt_tokens)
-        self._record.completion_tokens = usage.get("completion_tokens", self._record.completion_tokens)
-        details = usage.get("completion_tokens_details") or {}
-        if details.get("reasoning_tokens") is not None:
-            self._record.reasoning_tokens = details["reasoning_tokens"]
+        tokens = read_usage(usage)
+        if tokens is None:
+            return
+        record = self._record
+        record.prompt_tokens = _known(tokens.prompt_tokens, record.prompt_tokens)
+        record.completion_tokens = _known(tokens.completion_tokens, record.completion_tokens)
+        record.reasoning_tokens = _known(tokens.reasoning_tokens, record.reasoning_tokens)
 
 
 class StreamingClient:
@@ -245,10 +248,9 @@ class StreamingClient:
             raise EndpointError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
 
 
+def _known(value: int | None, previous: int | None) -> int | None:
+    return previous if value is None else value
+
+
 def _error_message(body: str) -> str:
-    try:
-        error = json.loads(body).get("error")
-        message = error.get("message") if isinstance(error, dict) else error
-        return str(message or body)[:500]
-    except (json.JSONDecodeError, AttributeError):
-        return body[:500]
+    return (error_message(body) or body)[:500]

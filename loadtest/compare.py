@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtest import report
+from loadtest.errors import LoadtestError
 
 METRICS = (
     ("request_throughput", "request throughput (req/s)", True),
@@ -28,7 +29,7 @@ METRICS = (
 )
 
 
-class CompareError(ValueError):
+class CompareError(LoadtestError, ValueError):
     """A file that is not a run."""
 
 

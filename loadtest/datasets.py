@@ -16,13 +16,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.errors import LoadtestError
+
 ROOT = Path(__file__).resolve().parents[1]
 # Benchmarks by name: NAME.jsonl in these folders (first match wins).
 BENCHMARK_DIRS = (ROOT / "evalclient" / "data", ROOT.parent / "shared" / "datasets")
 PROMPT_FIELDS = ("prompt", "problem", "question", "text", "input")
 
 
-class DatasetError(ValueError):
+class DatasetError(LoadtestError, ValueError):
     """The dataset argument or file cannot give prompts."""
 
 

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from quantize.errors import QuantizeError
 
-class ArtifactExistsError(FileExistsError):
+
+class ArtifactExistsError(QuantizeError, FileExistsError):
     pass
 
 

@@ -16,10 +16,11 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from quantize.errors import QuantizeError
 from reasoning_formats import ThinkFormat
 
 
-class CalibrationError(ValueError):
+class CalibrationError(QuantizeError, ValueError):
     pass
 
 
@@ -123,8 +124,8 @@ def record_to_text(
         return render_trace(tokenizer, TraceRecord.model_validate(record), eos_token, think_format)
     if "messages" in record:
         return str(tokenizer.apply_chat_template(record["messages"], tokenize=False))
-    if isinstance(record.get("text"), str):
-        return record["text"]
+    if isinstance(text := record.get("text"), str):
+        return text
     raise CalibrationError(
         "a calibration record needs 'text', 'messages', or prompt+reasoning_content+content"
     )

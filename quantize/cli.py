@@ -101,7 +101,6 @@ def _positive(parser: argparse.ArgumentParser, **values: int) -> None:
 def _run_quantize(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     from rich.console import Console
 
-    from quantize.artifact import ArtifactExistsError
     from quantize.job import QuantizeError, QuantizeRequest, run
 
     missing = [
@@ -143,7 +142,7 @@ def _run_quantize(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     console = Console(stderr=True)
     try:
         run(request, console)
-    except (QuantizeError, ArtifactExistsError) as exc:
+    except QuantizeError as exc:
         sys.exit(f"quantize: {exc}")
     except KeyboardInterrupt:
         sys.exit("quantize: interrupted; no artifact written")

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantize.errors import QuantizeError
+
 # Calibrated (static, per-tensor) FP8 E4M3 scales for the K and V caches: what vLLM reads as k_scale/v_scale.
 FP8_KV_CACHE_SCHEME: dict[str, Any] = {
     "num_bits": 8,
@@ -119,7 +121,7 @@ _SCHEMES = (
 SCHEMES: dict[str, Scheme] = {scheme.name: scheme for scheme in _SCHEMES}
 
 
-class UnknownSchemeError(ValueError):
+class UnknownSchemeError(QuantizeError, ValueError):
     pass
 
 

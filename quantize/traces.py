@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from rich.progress import Progress
 
+from openai_wire import reasoning_of
 from quantize.calibration import CalibrationError, TraceRecord
 from quantize.environment import serve_python
 from reasoning_formats import THINK_FORMATS, ThinkFormat
@@ -42,7 +43,7 @@ def _one_trace(client: httpx.Client, model: str, prompt: str, max_tokens: int, s
     message = response.json()["choices"][0]["message"]
     return TraceRecord(
         prompt=prompt,
-        reasoning_content=message.get("reasoning_content") or "",
+        reasoning_content=reasoning_of(message) or "",
         content=message.get("content") or "",
     )
 

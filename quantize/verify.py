@@ -18,8 +18,10 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from openai_wire import reasoning_of
 from quantize.environment import serve_python
-from quantize.job import CALIBRATION_DIR, HELDOUT_FILE, QuantizeError
+from quantize.errors import QuantizeError
+from quantize.gather import CALIBRATION_DIR, HELDOUT_FILE
 from quantize.manifest import MANIFEST_NAME, mismatched_weights, read_manifest
 from quantize.schemes import resolve_scheme
 
@@ -181,7 +183,7 @@ def _vllm_check(
             )
             chat.raise_for_status()
             message = chat.json()["choices"][0]["message"]
-            reply = (message.get("reasoning_content") or "") + "|" + (message.get("content") or "")
+            reply = (reasoning_of(message) or "") + "|" + (message.get("content") or "")
             vllm_tokens = []
             for ids in prompts:
                 response = client.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 
@@ -189,5 +190,6 @@ def main(argv: list[str] | None = None) -> None:
         host=config.host,
         port=config.port,
         log_level=log_level,
-        timeout_graceful_shutdown=config.drain_timeout,
+        # uvicorn takes whole seconds; a fractional drain timeout is rounded up, never cut short.
+        timeout_graceful_shutdown=math.ceil(config.drain_timeout),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from server.config import ServerConfig
 
@@ -17,7 +18,7 @@ MULTICAST_OFF = {
 }
 
 
-def start_engine(config: ServerConfig):  # -> vllm.v1.engine.async_llm.AsyncLLM
+def start_engine(config: ServerConfig) -> Any:  # vllm.v1.engine.async_llm.AsyncLLM
     """Start the engine; takes from seconds (tiny model on CPU) to minutes (large GPU models)."""
     os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
     for name, value in MULTICAST_OFF.items():

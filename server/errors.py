@@ -9,7 +9,12 @@ from http import HTTPStatus
 logger = logging.getLogger(__name__)
 
 
-class APIError(Exception):
+class ServerError(Exception):
+    """The base of every error ``serve`` raises; ``str(exc)`` is one line (the CLI's, or the error JSON's
+    message)."""
+
+
+class APIError(ServerError):
     """An error the client sees as ``{"error": {"message", "type", "param", "code"}}``."""
 
     status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR

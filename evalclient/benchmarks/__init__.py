@@ -18,6 +18,7 @@ from evalclient.benchmarks.base import (
     Score,
 )
 from evalclient.benchmarks.math import MATH_BENCHMARKS, jsonl_benchmark
+from evalclient.errors import EvalclientError
 
 _UNITS: list[Benchmark] = [*MATH_BENCHMARKS]
 
@@ -30,8 +31,8 @@ for _module, _attribute in (("gpqa", "GPQA_DIAMOND"), ("livecodebench", "LIVECOD
 BENCHMARKS: dict[str, Benchmark] = {unit.name: unit for unit in _UNITS}
 
 
-class UnknownBenchmarkError(ValueError):
-    pass
+class UnknownBenchmarkError(EvalclientError, ValueError):
+    """A benchmark name the registry does not have; the message lists the valid ones."""
 
 
 def get_benchmark(spec: str) -> Benchmark:

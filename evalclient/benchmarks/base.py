@@ -24,14 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evalclient.errors import EvalclientError
 from evalclient.records import Problem, Score
 
 
-class DataUnavailableError(Exception):
+class DataUnavailableError(EvalclientError):
     """The benchmark's data cannot be had; the message says what to download or pass."""
 
 
-class BenchmarkOptionError(ValueError):
+class BenchmarkOptionError(EvalclientError, ValueError):
     """``name:option`` names an option the benchmark does not have."""
 
 

@@ -46,7 +46,7 @@ def tokenizer_with_template(template: str):  # type: ignore[no-untyped-def]
 
 
 def test_every_sample_holds_its_whole_trace(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    from quantize.job import tokenize
+    from quantize.gather import tokenize
 
     records = trace_records(12)
     calibration = from_records(
@@ -72,7 +72,7 @@ def test_every_sample_holds_its_whole_trace(tokenizer) -> None:  # type: ignore[
 
 
 def test_truncation_is_counted(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    from quantize.job import tokenize
+    from quantize.gather import tokenize
 
     calibration = from_records("test", trace_records(4), tokenizer, None, 4, heldout=0, think_format=R1)
     _, tokens, truncated = tokenize(calibration, tokenizer, max_seq_len=32)
@@ -115,7 +115,7 @@ def test_render_trace_keeps_a_leading_blank_line(tokenizer) -> None:  # type: ig
 
 def calibration_text(request_fields: dict, template: str) -> tuple[str, dict[str, str]]:
     """The one calibration text quantize makes from one trace file record for a model with ``template``."""
-    from quantize.job import QuantizeRequest
+    from quantize.request import QuantizeRequest
 
     tokenizer = tokenizer_with_template(template)
     request = QuantizeRequest(model="m", scheme="w8a8-int8", out=Path("unused"), **request_fields)
