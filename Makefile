@@ -9,7 +9,7 @@ VENV := .venv
 QVENV := .venv-quantize
 HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 
-.PHONY: setup setup-serve setup-quantize demo test lint clean
+.PHONY: setup setup-serve setup-quantize demo test lint clean gpu-smoke
 
 setup: setup-serve setup-quantize
 
@@ -51,6 +51,10 @@ lint: setup-serve
 test: setup lint
 	$(VENV)/bin/python -m pytest -m "not quantize_env"
 	$(QVENV)/bin/python -m pytest -m quantize_env
+
+# On a CUDA host: quantize the tiny reasoner to W4A16 on the GPU, serve it and bf16, check every route.
+gpu-smoke: setup
+	$(VENV)/bin/python benchmarks/gpu/smoke.py
 
 clean:
 	rm -rf $(VENV) $(QVENV)

@@ -1,4 +1,4 @@
-"""The main job: quantize -> serve -> evaluate -> compare, on the project's own tiny reasoner."""
+"""The main job: quantize -> serve -> evaluate -> compare -> diagnose, on the project's own tiny reasoner."""
 
 from __future__ import annotations
 
@@ -11,16 +11,22 @@ from typing import Any
 
 from rich.console import Console
 
-from demo.eval_step import (
-    DEFAULT_BUDGETS,
-    UNLIMITED,
-    EvalStepError,
-    compare_schemes,
-    evaluate_thinking_budgets,
-)
-from demo.quantize_step import COMBINED_SCHEMES, quantize_step
+from demo.diagnose_step import DiagnoseStepError, diagnose_worst_scheme
+from demo.eval_step import UNLIMITED, EvalStepError, evaluate_thinking_budgets
+from demo.quantize_step import quantize_step
+from demo.recover_step import RECOVER_SCHEME, recover_step
+from demo.study_step import STUDY_SCHEMES, PhaseTimes, compare_step
 from launcher import ServerProcess
 from tinymodel import REASONER_DIR
+
+# The study's defaults: every toy-arith problem (80 per difficulty) at a budget that cuts the hard problems'
+# traces and with none; fewer problems cannot show a loss of a few points as significant.
+DEMO_BUDGETS: tuple[int | None, ...] = (160, UNLIMITED)
+DEMO_PROBLEMS = 240
+
+
+def _label(budget: int | None) -> str:
+    return "unlimited" if budget == UNLIMITED else str(budget)
 
 
 def default_workdir() -> Path:
@@ -51,51 +57,91 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--schemes",
         type=_schemes,
-        help=(
-            "comma-separated (default: every scheme `quantize --list-schemes` has, and "
-            f"{','.join(COMBINED_SCHEMES)})"
-        ),
+        default=STUDY_SCHEMES,
+        help=f"comma-separated, the baseline first (default: {','.join(STUDY_SCHEMES)})",
     )
     parser.add_argument(
         "--budgets",
         type=_budgets,
-        default=DEFAULT_BUDGETS,
-        help="thinking budgets to evaluate, e.g. 0,64,128,unlimited (the default)",
+        default=DEMO_BUDGETS,
+        help=f"thinking budgets to evaluate (default: {','.join(map(_label, DEMO_BUDGETS))})",
     )
-    parser.add_argument("--problems", type=int, default=30, help="toy-arith problems per budget")
+    parser.add_argument(
+        "--problems",
+        type=int,
+        default=DEMO_PROBLEMS,
+        help=f"toy-arith problems per budget (default {DEMO_PROBLEMS})",
+    )
+    parser.add_argument(
+        "--no-emulate",
+        action="store_true",
+        help="evaluate only what this CPU executes with the scheme's own kernel (no weights-only emulations)",
+    )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help=f"also repair the broken {RECOVER_SCHEME} artifact with `quantize recover` (545 worked "
+        "examples, none from toy-arith) and evaluate it beside the others",
+    )
     args = parser.parse_args(argv)
+    if args.recover and RECOVER_SCHEME not in args.schemes:
+        args.schemes = (*args.schemes, RECOVER_SCHEME)
     if args.problems < 1:
         parser.error("--problems must be >= 1")
     console = Console()
     console.print(f"[green]model[/] {REASONER_DIR} (the tiny reasoner, trained on CPU by this project)")
+    times = PhaseTimes()
 
     runs = args.workdir / "runs"
     # Evaluations are cheap; start them afresh so a run never mixes answers of older artifacts.
     shutil.rmtree(runs, ignore_errors=True)
+    shutil.rmtree(args.workdir / "diagnosis", ignore_errors=True)
     summaries: dict[str, dict[str, Any]] = {}
 
     def evaluate(scheme: str, server: ServerProcess) -> None:
-        summaries[scheme] = evaluate_thinking_budgets(
-            console,
-            server.base_url,
-            scheme,
-            out_dir=runs / scheme,
-            budgets=args.budgets,
-            problems=args.problems,
-        )
+        with times.phase("evaluate", scheme):
+            summaries[scheme] = evaluate_thinking_budgets(
+                console,
+                server.base_url,
+                scheme,
+                out_dir=runs / scheme,
+                budgets=args.budgets,
+                problems=args.problems,
+            )
 
     try:
-        results = quantize_step(console, args.workdir, args.schemes, while_served=evaluate)
+        results = quantize_step(
+            console,
+            args.workdir,
+            args.schemes,
+            while_served=evaluate,
+            emulate=not args.no_emulate,
+            times=times,
+        )
+        recover_error = recover_step(console, args.workdir, evaluate, times) if args.recover else None
     except EvalStepError as exc:
         console.print(f"[red]demo: {exc}[/]")
         return 1
+    if recover_error:
+        console.print(f"[red]demo: recover: {recover_error}[/]")
+    compared = True
     if len(summaries) > 1:
-        compare_schemes(console, summaries)
+        with times.phase("compare"):
+            compared = compare_step(
+                console, [runs / scheme for scheme in summaries], args.workdir / "compare"
+            )
+        try:
+            with times.phase("diagnose"):
+                diagnose_worst_scheme(console, summaries, runs_dir=runs, out_dir=args.workdir / "diagnosis")
+        except DiagnoseStepError as exc:
+            console.print(f"[red]demo: {exc}[/]")
+            return 1
+    times.show(console)
     failed = [r for r in results if r.error]
     for result in failed:
         console.print(f"[red]demo: {result.scheme}: {result.error}[/]")
     console.print(f"artifacts, evaluation runs and logs: {args.workdir}")
-    return 1 if failed else 0
+    return 1 if failed or not compared or recover_error else 0
 
 
 if __name__ == "__main__":

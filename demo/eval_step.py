@@ -1,12 +1,10 @@
 """Demo step: evaluate a served model on toy-arith at several thinking budgets and show the comparison.
 
 ``evalclient`` runs as a user runs it (its own process, talking HTTP to the server); this step reads the
-run's ``summary.json``. ``compare_schemes`` puts several served schemes (e.g. bf16 and a quantized one)
-side by side, budget by budget.
+run's ``summary.json``. ``demo.study_step.compare_step`` then compares the schemes' runs.
 
-    from demo.eval_step import evaluate_thinking_budgets, compare_schemes
+    from demo.eval_step import evaluate_thinking_budgets
     bf16 = evaluate_thinking_budgets(console, server.base_url, "tiny-reasoner", out_dir=workdir / "eval-bf16")
-    compare_schemes(console, {"bf16": bf16, "w8a8": w8a8})
 """
 
 from __future__ import annotations
@@ -99,32 +97,4 @@ def budget_table(summary: Mapping[str, Any], title: str) -> Table:
             f"{stats['answer_tokens']['mean'] or 0:.0f}",
             f"{stats['latency_s']['p50'] or 0:.2f} s",
         )
-    return table
-
-
-def compare_schemes(console: Console, summaries: Mapping[str, Mapping[str, Any]]) -> Table:
-    """One row per thinking budget, one accuracy column per scheme (and its change from the first)."""
-    schemes = list(summaries)
-    table = Table(title="toy-arith accuracy by scheme and thinking budget")
-    table.add_column("thinking budget", justify="right")
-    for index, scheme in enumerate(schemes):
-        table.add_column(scheme, justify="right")
-        if index:
-            table.add_column(f"{scheme} - {schemes[0]}", justify="right")
-    by_scheme = {
-        scheme: {r["thinking_budget"]: r["overall"]["accuracy"] for r in summary["results"]}
-        for scheme, summary in summaries.items()
-    }
-    budgets = list(dict.fromkeys(b for scheme in schemes for b in by_scheme[scheme]))
-    for budget in budgets:
-        row = [_label(budget)]
-        base = by_scheme[schemes[0]].get(budget)
-        for index, scheme in enumerate(schemes):
-            accuracy = by_scheme[scheme].get(budget)
-            row.append(_pct(accuracy))
-            if index:
-                delta = None if accuracy is None or base is None else accuracy - base
-                row.append("-" if delta is None else f"{100 * delta:+.1f} pts")
-        table.add_row(*row)
-    console.print(table)
     return table

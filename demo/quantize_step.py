@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from demo.study_step import PhaseTimes, emulation_for
 from launcher import ServerProcess, ServerStartError
 from tinymodel import REASONER_DIR
 
@@ -37,6 +38,7 @@ class SchemeInfo(BaseModel):
     summary: str
     serving: str
     runs_on_vllm_cpu: bool
+    weight_bits: int = 16
 
 
 class QuantizeStepResult(BaseModel):
@@ -46,6 +48,8 @@ class QuantizeStepResult(BaseModel):
     wall_time_s: float | None = None
     weights_bytes: int | None = None
     served: bool = False
+    # Served as its weights-only emulation (``quantize emulate``), not with the scheme's own kernel.
+    emulated: bool = False
     serving: str = ""
     question: str | None = None
     reasoning: str | None = None
@@ -124,10 +128,15 @@ def quantize_step(
     workdir: Path,
     schemes: tuple[str, ...] | None = None,
     while_served: WhileServed | None = None,
+    *,
+    emulate: bool = False,
+    times: PhaseTimes | None = None,
 ) -> list[QuantizeStepResult]:
     """Quantize the tiny reasoner to ``schemes`` (default: every registered one, then
     ``COMBINED_SCHEMES``), serve those this CPU executes (asking one question, then calling
-    ``while_served``), say which need a GPU. The first calibrated one gathers the traces the rest reuse."""
+    ``while_served``), say which need a GPU. With ``emulate``, a scheme with quantized weights that this
+    CPU cannot execute is served as its weights-only emulation instead, and labelled so."""
+    times = times or PhaseTimes()
     registry = scheme_registry()
     if schemes is None:
         schemes = (*registry, *COMBINED_SCHEMES)
@@ -151,7 +160,7 @@ def quantize_step(
             )
             calib += ["--trace-max-tokens", str(TRACE_MAX_TOKENS)]
             started = time.monotonic()
-            with console.status(f"quantize {scheme} (log: {log})"):
+            with console.status(f"quantize {scheme} (log: {log})"), times.phase("quantize", scheme):
                 result.error = _make(scheme, out, [*calib, "--force"], log)
             if result.error:
                 console.print(f"[red]{scheme}[/]: {result.error}")
@@ -163,11 +172,17 @@ def quantize_step(
             traces = out / "calibration" / "traces.jsonl"
         result.wall_time_s = float(manifest.get("wall_time_s", 0.0))  # type: ignore[arg-type]
         result.weights_bytes = int(manifest.get("size_bytes", 0))  # type: ignore[call-overload]
-        if runs_here:
+        served_dir: Path | None = out if runs_here else None
+        if not runs_here and emulate and info.weight_bits < 16:
+            with console.status(f"quantize emulate {scheme}"), times.phase("emulate", scheme):
+                served_dir, result.error = emulation_for(out, log)
+            result.emulated = served_dir is not None
+        if served_dir is not None:
             try:
-                result.question, result.reasoning, result.answer, result.expected = _ask(
-                    console, out, scheme, logs / f"demo-serve-{scheme}.log", while_served
-                )
+                with times.phase("serve (engine start and stop, one question)", scheme):
+                    result.question, result.reasoning, result.answer, result.expected = _ask(
+                        console, served_dir, scheme, logs / f"demo-serve-{scheme}.log", while_served
+                    )
                 result.served = True
             except (ServerStartError, OSError) as exc:
                 result.error = f"serve failed: {str(exc).splitlines()[0]}"
@@ -185,7 +200,7 @@ def show(console: Console, results: list[QuantizeStepResult]) -> None:
         size = f"{r.weights_bytes / bf16:.2f}x" if bf16 and r.weights_bytes else "-"
         made = f"{r.wall_time_s:.0f} s" if r.wall_time_s else (r.error or "-")
         if r.served:
-            where = "yes"
+            where = "emulated (weights only)" if r.emulated else "yes"
             answer = f"{r.answer} ({r.expected})"
         else:
             where = f"no: {r.error}" if r.error else f"needs a GPU: {r.serving}"

@@ -1,5 +1,6 @@
 """``evalclient``: the command line. ``evalclient --endpoint URL --model M --benchmark B`` runs;
-``evalclient compare RUN_A RUN_B ...`` compares finished runs (``evalclient.compare``)."""
+``evalclient compare RUN_A RUN_B ...`` compares finished runs (``evalclient.compare``);
+``evalclient diagnose RUN [--baseline RUN]`` finds where wrong samples go wrong (``evalclient.diagnose``)."""
 
 from __future__ import annotations
 
@@ -187,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             print("evalclient compare: not available in this build", file=sys.stderr)
             return 2
         return compare_main(argv[1:])
+    if argv and argv[0] == "diagnose":
+        from evalclient.diagnose import main as diagnose_main
+
+        return diagnose_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config, benchmarks = resolve_config(args)

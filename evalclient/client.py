@@ -143,8 +143,11 @@ class ChatClient:
             raise RuntimeError("use ChatClient as an async context manager")
         return self._session
 
-    async def check(self, model: str) -> None:
-        """Fail early, with one clear line, when the endpoint or the model is unusable."""
+    async def check(self, model: str) -> dict[str, Any] | None:
+        """Fail early, with one clear line, when the endpoint or the model is unusable.
+
+        Returns the endpoint's ``/v1/models`` card of ``model`` (what it says it serves: quantreason's
+        ``serve`` adds the quantization scheme and whether the weights are emulated), if it lists one."""
         try:
             async with self.session.get(f"{self.base_url}/models") as response:
                 status, text = response.status, await response.text()
@@ -160,15 +163,17 @@ class ChatClient:
                 f"{self.base_url}/models not found: is the base URL right (it usually ends in /v1)?"
             )
         if status != 200:
-            return  # some endpoints have no model list; the first request will tell
+            return None  # some endpoints have no model list; the first request will tell
         try:
-            served = [entry["id"] for entry in json.loads(text).get("data", [])]
+            cards = {entry["id"]: entry for entry in json.loads(text).get("data", [])}
         except (ValueError, KeyError, TypeError, AttributeError):
-            return
-        if served and model not in served:
+            return None
+        if cards and model not in cards:
             raise EndpointError(
-                f"{self.base_url} does not serve model {model!r}; it serves: {', '.join(served)}"
+                f"{self.base_url} does not serve model {model!r}; it serves: {', '.join(cards)}"
             )
+        card = cards.get(model)
+        return card if isinstance(card, dict) else None
 
     async def complete(self, body: dict[str, Any]) -> Completion:
         """One chat completion, retried on transient failures."""

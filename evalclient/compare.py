@@ -16,8 +16,13 @@ The first run is the baseline; every other run is compared with it, problem by p
   (subject, level, difficulty, platform, ...), with each slice's share of the overall change in
   accuracy points, largest losses first.
 
-Writes ``report.md``, ``comparison.json`` and PNGs (``compare_plots``: accuracy by benchmark with CIs;
-accuracy vs thinking budget when runs have budgets; output length distributions) to ``--out``.
+- The study table (``compare_study``): every run against the first at each thinking budget, per difficulty
+  level, with the reasoning length change; emulated runs (``quantize emulate``) labelled. Printed, and the
+  head of ``report.md``.
+
+Writes ``report.md``, ``comparison.json``, ``study.json`` and PNGs (``compare_plots``: accuracy by benchmark
+with CIs; accuracy vs weight bits, one line per difficulty level; accuracy vs thinking budget, one line per
+run, when runs have budgets; output length distributions) to ``--out``.
 """
 
 from __future__ import annotations
@@ -275,12 +280,23 @@ def render_comparison(comparison: Comparison) -> str:
     return "".join(parts) + "\n"
 
 
-def render_report(runs: Sequence[Run], comparisons: Sequence[Comparison], plots: Sequence[Path]) -> str:
-    lines = ["# evalclient comparison\n\n", "| run | model | endpoint | directory | samples | errors |\n"]
-    lines.append("|---|---|---|---|---|---|\n")
+def render_report(
+    runs: Sequence[Run], comparisons: Sequence[Comparison], plots: Sequence[Path], study: str = ""
+) -> str:
+    from evalclient.compare_study import served_model
+
+    lines = [
+        "# evalclient comparison\n\n",
+        "| run | model | served | endpoint | directory | samples | errors |\n",
+    ]
+    lines.append("|---|---|---|---|---|---|---|\n")
     for run in runs:
+        served = served_model(run)
+        what = served.scheme or "?"
+        if served.emulated:
+            what += f" (emulated: {served.emulation or 'weights only'})"
         lines.append(
-            f"| {run.label} | {run.config.get('model', '?')} | {run.config.get('endpoint', '?')} "
+            f"| {run.label} | {run.config.get('model', '?')} | {what} | {run.config.get('endpoint', '?')} "
             f"| {run.path} | {len(run.records)} | {run.errors} |\n"
         )
     lines.append(
@@ -289,6 +305,7 @@ def render_report(runs: Sequence[Run], comparisons: Sequence[Comparison], plots:
         "bootstrap over problems; p from a two-sided exact sign test on per-problem differences (the exact "
         "McNemar test when each problem has one sample per run).\n\n"
     )
+    lines.append(study)
     lines += [render_comparison(comparison) for comparison in comparisons]
     lines += [f"![{plot.stem}]({plot.name})\n\n" for plot in plots]
     return "".join(lines)
@@ -326,6 +343,9 @@ def main(argv: list[str]) -> int:
         if args.resamples < 100:
             raise CompareError("--resamples must be at least 100")
         runs = [load_run(path, label) for path, label in zip(args.runs, labels, strict=True)]
+        from evalclient.compare_study import build_study
+
+        study = build_study(runs, args.resamples, args.seed)  # checks the runs are comparable first
         comparisons = [compare_runs(runs[0], run, args.resamples, args.seed) for run in runs[1:]]
     except EvalclientError as exc:
         print(f"evalclient compare: {exc}", file=sys.stderr)
@@ -335,20 +355,25 @@ def main(argv: list[str]) -> int:
     from evalclient.compare_plots import (  # matplotlib only when plotting
         plot_accuracy_by_benchmark,
         plot_accuracy_vs_budget,
+        plot_accuracy_vs_weight_bits,
         plot_length_distributions,
     )
+    from evalclient.compare_study import print_study, render_study_markdown
 
     plots = [plot_accuracy_by_benchmark(runs, out / "accuracy_by_benchmark.png")]
     plots += [
         plot
         for plot in (
+            plot_accuracy_vs_weight_bits(study, out / "accuracy_vs_weight_bits.png"),
             plot_accuracy_vs_budget(runs, out / "accuracy_vs_budget.png"),
             plot_length_distributions(runs, out / "length_distributions.png"),
         )
         if plot is not None
     ]
     write_atomically(out / "comparison.json", json.dumps([c.model_dump() for c in comparisons], indent=2))
-    write_atomically(out / "report.md", render_report(runs, comparisons, plots))
+    write_atomically(out / "study.json", study.model_dump_json(indent=2))
+    write_atomically(out / "report.md", render_report(runs, comparisons, plots, render_study_markdown(study)))
+    print_study(study)
     for comparison in comparisons:
         o = comparison.overall
         print(

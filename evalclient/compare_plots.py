@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evalclient.compare_study import Study, run_title
 from evalclient.metrics import accuracy_interval
 from evalclient.outcomes import Run
 from evalclient.records import budget_label, budget_order
@@ -48,7 +49,7 @@ def plot_accuracy_by_benchmark(runs: Sequence[Run], path: Path) -> Path:
             ys.append(100 * accuracy)
             low.append(100 * (accuracy - ci_low))
             high.append(100 * (ci_high - accuracy))
-        axis.bar(xs, ys, width, yerr=[low, high], capsize=3, label=run.label)
+        axis.bar(xs, ys, width, yerr=[low, high], capsize=3, label=run_title(run))
     axis.set_xticks(range(len(cells)), names)
     axis.set_ylabel("accuracy % (95% CI)")
     axis.set_ylim(0, 105)
@@ -80,7 +81,8 @@ def plot_accuracy_vs_budget(runs: Sequence[Run], path: Path) -> Path | None:
                 low.append(100 * (accuracy - ci_low))
                 high.append(100 * (ci_high - accuracy))
             if xs:
-                label = run.label if len(benchmarks) == 1 else f"{run.label} ({benchmark})"
+                title = run_title(run)
+                label = title if len(benchmarks) == 1 else f"{title} ({benchmark})"
                 axis.errorbar(
                     xs,
                     ys,
@@ -127,5 +129,46 @@ def plot_length_distributions(runs: Sequence[Run], path: Path) -> Path | None:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.suptitle("output length distributions")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_accuracy_vs_weight_bits(study: Study, path: Path) -> Path | None:
+    """Accuracy against the runs' weight bits at the largest budget, one line per level (and one for all).
+
+    Where several runs share a bit width (w4a16, w4a16-awq), the line goes through the first given; the
+    others are hollow markers. Emulated runs are marked in the x labels."""
+    budget = study.budgets[-1]
+    rows = [row for row in study.rows if row.thinking_budget == budget and row.weight_bits is not None]
+    bits = sorted({row.weight_bits for row in rows if row.weight_bits is not None})
+    if len(bits) < 2:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    first = {b: next(row for row in rows if row.weight_bits == b) for b in bits}
+    series: list[tuple[str, Any]] = [("all", lambda row: row.overall)]
+    series += [(level, lambda row, level=level: row.by_level.get(level)) for level in study.levels]
+    for index, (name, pick) in enumerate(series):
+        color = "black" if name == "all" else f"C{index - 1}"
+        xs, ys = [], []
+        for position, b in enumerate(bits):
+            cell = pick(first[b])
+            if cell is not None:
+                xs.append(position)
+                ys.append(100 * cell.accuracy)
+        axis.plot(xs, ys, marker="o", color=color, label=name, linewidth=2.2 if name == "all" else 1.5)
+        for row in rows:
+            cell = pick(row)
+            if row is not first[row.weight_bits] and cell is not None:
+                axis.plot([bits.index(row.weight_bits)], [100 * cell.accuracy], marker="o", color=color,
+                          markerfacecolor="none", linestyle="none")  # fmt: skip
+    labels = [f"{b}\n{first[b].run}{' (emu)' if first[b].emulated else ''}" for b in bits]
+    axis.set_xticks(range(len(bits)), labels)
+    axis.set_xlabel("weight bits")
+    axis.set_ylabel("accuracy %")
+    axis.set_ylim(0, 105)
+    axis.set_title(f"accuracy vs weight bits (thinking budget {budget_label(budget)})")
+    axis.grid(alpha=0.3)
+    axis.legend(title=study.level_key or None)
     figure.tight_layout()
     return save_figure(figure, path)

@@ -135,6 +135,7 @@ class BenchmarkResult(BaseModel):
 class RunSummary(BaseModel):
     run: dict[str, Any]  # run.json
     results: list[BenchmarkResult]
+    served_model: dict[str, Any] | None = None  # the endpoint's /v1/models card (served_model.json)
     error_messages: dict[str, int] = Field(default_factory=dict)  # error text -> count
     wall_s: float | None = None
 

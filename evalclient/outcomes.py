@@ -42,6 +42,7 @@ class Run:
     records: list[SampleRecord]
     outcomes: dict[ProblemKey, ProblemOutcome]
     errors: int
+    served_model: dict[str, Any] | None = None  # served_model.json: what the endpoint said it served
 
 
 def outcomes_of(records: Iterable[SampleRecord]) -> tuple[dict[ProblemKey, ProblemOutcome], int]:
@@ -75,4 +76,5 @@ def load_run(run_dir: Path, label: str | None = None) -> Run:
     if not records:
         raise RunDirectoryError(f"{run_dir}: {SAMPLES_FILE} holds no samples")
     outcomes, errors = outcomes_of(records)
-    return Run(label or run_dir.name, run_dir, config, records, outcomes, errors)
+    served = directory.read_served_model()
+    return Run(label or run_dir.name, run_dir, config, records, outcomes, errors, served)

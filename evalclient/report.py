@@ -58,6 +58,12 @@ def render_report(summary: RunSummary) -> str:
     ]
     if summary.wall_s is not None:
         lines.append(f" Wall time {summary.wall_s:.1f} s.")
+    card = summary.served_model or {}
+    if card.get("quantization_scheme"):
+        lines.append(f"\n\nServed: quantization scheme {card['quantization_scheme']}")
+        if card.get("emulated"):
+            lines.append(f", **emulated** ({card.get('emulation') or 'weights only'})")
+        lines.append(".")
     lines.append("\n\n## Results\n\n" + HEADER)
     lines += [_row(r.benchmark, budget_label(r.thinking_budget), r.overall) for r in summary.results]
     for result in summary.results:

@@ -14,6 +14,8 @@ Layout:
   leave the file alone; resuming truncates it before appending. Any other unreadable line is an error.
 - ``RUNDIR/summary.json``: ``evalclient.metrics.RunSummary`` (metrics with 95% CIs per benchmark,
   thinking budget and meta slice).
+- ``RUNDIR/served_model.json``: the endpoint's ``/v1/models`` card of the model when the run asked (what was
+  served: quantreason's ``serve`` says the quantization scheme and whether the weights are an emulation).
 - ``RUNDIR/report.md`` and, for a budget sweep, ``RUNDIR/accuracy_vs_budget.png``: the same for people.
 """
 
@@ -37,6 +39,7 @@ SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
 BUDGET_PLOT_FILE = "accuracy_vs_budget.png"
+SERVED_MODEL_FILE = "served_model.json"
 # Settings that may change between a run and its resume without changing any sample's meaning.
 RESUMABLE_DIFFERENCES = {"limit", "data_dir", "evalclient_version"}
 
@@ -186,6 +189,19 @@ class RunDirectory:
                 end = start
             if end < size:
                 handle.truncate(end)
+
+    # ---------------------------------------------------------------- served_model.json
+
+    def write_served_model(self, card: dict[str, Any]) -> None:
+        write_json(self.path / SERVED_MODEL_FILE, card)
+
+    def read_served_model(self) -> dict[str, Any] | None:
+        """The served model's card, or None when the endpoint listed none (or the run predates the file)."""
+        try:
+            card = json.loads((self.path / SERVED_MODEL_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return card if isinstance(card, dict) else None
 
     # ---------------------------------------------------------------- results
 

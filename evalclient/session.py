@@ -103,15 +103,18 @@ async def run_session(
             pending = runner.pending(work, done)
             if pending:
                 try:
-                    await client.check(config.model)
+                    card = await client.check(config.model)
                 except EndpointError as exc:
                     raise EvalError(str(exc)) from None
+                if card is not None:
+                    directory.write_served_model(card)
                 await _run_with_progress(runner, pending, len(work), progress)
         finally:
             scoring.close()
     planned = {item.key for item in work}
     records = [record for key, record in directory.latest_samples().items() if key in planned]
     summary = summarize(config.model_dump(mode="json"), records, wall_s=time.perf_counter() - started)
+    summary.served_model = directory.read_served_model()
     directory.write_summary(summary.model_dump(mode="json"))
     plot = plot_budget_sweep(summary, directory.budget_plot_path)
     report = render_report(summary)

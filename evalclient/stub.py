@@ -5,6 +5,10 @@ A bare asyncio HTTP/1.1 server (keep-alive, JSON or SSE) that answers at once fr
 think block and ``\\boxed{42}``), with optional
 fault injection: the first ``fail_count`` requests get ``fail_status``, and any message containing
 ``FAIL-ALWAYS`` gets a 500 every time. ``python -m evalclient.stub --port 8099 --answers table.json``.
+
+A ``responder`` (a function of the user message returning a ``StubReply``: text and a delay) replaces the
+table; judge mode (``--judge rules``) answers ``evalclient diagnose``'s critique prompts as the rules judge
+would (``evalclient.diagnose.stub_judge``).
 """
 
 from __future__ import annotations
@@ -16,12 +20,23 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_RESPONSE = "<think>\nLet me think. 6 times 7 is 42.\n</think>\n\nThe answer is \\boxed{42}."
 THINK_END = "</think>"
 SEED_MARK = "@SEED@"  # replaced by the request's seed, so samples of one problem differ
+
+
+@dataclass(frozen=True)
+class StubReply:
+    text: str
+    delay_s: float = 0.0  # seconds before the answer is sent
+
+
+Responder = Callable[[str], StubReply]  # user message -> reply
 
 
 class StubState:
@@ -32,8 +47,10 @@ class StubState:
         fail_status: int,
         reasoning_field: bool,
         delay_s: float = 0.0,
+        responder: Responder | None = None,
     ) -> None:
         self.answers = answers
+        self.responder = responder
         self.delay_s = delay_s
         self.fail_count = fail_count
         self.fail_status = fail_status
@@ -43,9 +60,10 @@ class StubState:
         self.peak_in_flight = 0
 
 
-def _completion(state: StubState, body: dict[str, Any]) -> tuple[str, str | None, int]:
+def _completion(state: StubState, body: dict[str, Any], reply: str | None) -> tuple[str, str | None, int]:
     prompt = body["messages"][-1]["content"]
-    text = state.answers.get(prompt, DEFAULT_RESPONSE).replace(SEED_MARK, str(body.get("seed")))
+    text = reply if reply is not None else state.answers.get(prompt, DEFAULT_RESPONSE)
+    text = text.replace(SEED_MARK, str(body.get("seed")))
     if not state.reasoning_field or THINK_END not in text:
         return text, None, 0
     reasoning, _, answer = text.partition(THINK_END)
@@ -53,7 +71,9 @@ def _completion(state: StubState, body: dict[str, Any]) -> tuple[str, str | None
     return answer.strip(), reasoning, max(1, len(reasoning) // 4)
 
 
-def _response(state: StubState, body: dict[str, Any]) -> tuple[int, str, bytes, dict[str, str]]:
+def _response(
+    state: StubState, body: dict[str, Any], reply: str | None = None
+) -> tuple[int, str, bytes, dict[str, str]]:
     prompt = str(body.get("messages", [{}])[-1].get("content", ""))
     if state.requests <= state.fail_count or "FAIL-ALWAYS" in prompt:
         status = state.fail_status if state.requests <= state.fail_count else 500
@@ -66,7 +86,7 @@ def _response(state: StubState, body: dict[str, Any]) -> tuple[int, str, bytes, 
             json.dumps(error).encode(),
             {"Retry-After": "0"} if status == 429 else {},
         )
-    content, reasoning, reasoning_tokens = _completion(state, body)
+    content, reasoning, reasoning_tokens = _completion(state, body, reply)
     total = max(1, (len(content) + len(reasoning or "")) // 4)
     usage = {
         "prompt_tokens": max(1, len(prompt) // 4),
@@ -122,7 +142,13 @@ async def _handle(state: StubState, reader: asyncio.StreamReader, writer: asynci
                 state.requests += 1  # counted on arrival: a request in flight when its client dies counts
                 if state.delay_s:
                     await asyncio.sleep(state.delay_s)
-                status, kind, payload, extra = _response(state, json.loads(raw))
+                body = json.loads(raw)
+                reply = None
+                if state.responder is not None:
+                    answer = state.responder(str(body["messages"][-1]["content"]))
+                    await asyncio.sleep(answer.delay_s)
+                    reply = answer.text
+                status, kind, payload, extra = _response(state, body, reply)
             else:
                 status, kind, payload, extra = (
                     404,
@@ -161,8 +187,9 @@ class StubThread:
         fail_status: int = 503,
         reasoning_field: bool = True,
         delay_s: float = 0.0,
+        responder: Responder | None = None,
     ) -> None:
-        self.state = StubState(answers or {}, fail_count, fail_status, reasoning_field, delay_s)
+        self.state = StubState(answers or {}, fail_count, fail_status, reasoning_field, delay_s, responder)
         self.base_url = f"http://127.0.0.1:{port}/v1"
         ready = threading.Event()
         self._thread = threading.Thread(
@@ -208,9 +235,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--answers", type=Path, help="JSON object {user message: response text}")
     parser.add_argument("--no-reasoning-field", action="store_true", help="send think delimiters in content")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--judge", choices=("rules",), help="answer evalclient diagnose's critique prompts as this judge"
+    )
     args = parser.parse_args(argv)
     answers = json.loads(args.answers.read_text()) if args.answers else {}
-    state = StubState(answers, 0, 503, not args.no_reasoning_field, args.delay)
+    responder = None
+    if args.judge == "rules":
+        from evalclient.diagnose.stub_judge import rules_reply
+
+        responder = rules_reply
+    state = StubState(answers, 0, 503, not args.no_reasoning_field, args.delay, responder)
     asyncio.run(serve(state, "127.0.0.1", args.port))
 
 

@@ -63,23 +63,31 @@ def render_prompt(tokenizer: ChatTemplate, prompt: str) -> str:
     )
 
 
-def render_trace(
+def render_trace_parts(
     tokenizer: ChatTemplate, trace: TraceRecord, eos_token: str | None, think_format: ThinkFormat
-) -> str:
-    """A whole trace as the model saw and wrote it, in its own think delimiters: every character of
-    reasoning and answer."""
+) -> tuple[str, str]:
+    """A trace as the prompt the model read (through the opened think block, in its own delimiters) and
+    what it wrote: every character of reasoning and answer."""
     head = render_prompt(tokenizer, trace.prompt)
     # Templates of R1 distills and QwQ end the generation prompt by opening the think block; with the
     # others (Qwen3, most custom formats) the model writes the opening itself.
     opened = "" if head.rstrip().endswith(think_format.start) else f"{think_format.start}\n"
     # The server strips the blank line reasoning models write after the end delimiter; put it back.
     answer = trace.content if trace.content[:1].isspace() else f"\n\n{trace.content}"
-    return f"{head}{opened}{trace.reasoning_content}{think_format.end}{answer}{eos_token or ''}"
+    return f"{head}{opened}", f"{trace.reasoning_content}{think_format.end}{answer}{eos_token or ''}"
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def render_trace(
+    tokenizer: ChatTemplate, trace: TraceRecord, eos_token: str | None, think_format: ThinkFormat
+) -> str:
+    """A whole trace as the model saw and wrote it, in its own think delimiters."""
+    return "".join(render_trace_parts(tokenizer, trace, eos_token, think_format))
+
+
+def read_numbered_jsonl(path: Path, what: str = "calibration") -> list[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSONL file, each with its line number (blank lines skipped)."""
     if not path.is_file():
-        raise CalibrationError(f"calibration file not found: {path}")
+        raise CalibrationError(f"{what} file not found: {path}")
     records = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -90,10 +98,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise CalibrationError(f"{path}:{number}: not JSON ({exc.msg})") from exc
         if not isinstance(record, dict):
             raise CalibrationError(f"{path}:{number}: expected a JSON object")
-        records.append(record)
+        records.append((number, record))
     if not records:
         raise CalibrationError(f"{path} holds no records")
     return records
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [record for _, record in read_numbered_jsonl(path)]
 
 
 def read_prompts(path: Path) -> list[str]:

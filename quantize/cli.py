@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Quantize a model with llm-compressor into an artifact vLLM serves as is "
             "(compressed-tensors) plus a quantreason.json manifest. Runs in the quantize "
             "environment; from the serving environment it hands itself over. "
-            "`quantize verify DIR` checks an artifact."
+            "`quantize verify DIR` checks an artifact; `quantize emulate DIR --out DIR2` writes its "
+            "dequantized weights as a checkpoint any vLLM serves; `quantize recover ARTIFACT` retrains one."
         ),
         epilog="example: quantize --model ./tiny --scheme w8a8-int8 --out ./artifacts/tiny-w8a8",
     )
@@ -73,6 +74,23 @@ def build_verify_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=int, default=64, help="greedy tokens per prompt")
     parser.add_argument("--no-serve", action="store_true", help="skip the vLLM load")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    return parser
+
+
+def build_emulate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quantize emulate",
+        description="Write the artifact's quantized weights, dequantized by compressed-tensors, as a plain "
+        "checkpoint any vLLM build serves (weights only: activation and KV-cache quantization are not "
+        "emulated). Measures what a scheme's weights cost where its kernel does not run.",
+        epilog="example: quantize emulate ./artifacts/tiny-w4a16 --out ./artifacts/tiny-w4a16-emulated",
+    )
+    parser.add_argument("artifact", type=Path, help="artifact directory made by quantize")
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint directory to create (atomically)")
+    parser.add_argument(
+        "--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="checkpoint dtype"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing --out")
     return parser
 
 
@@ -166,8 +184,39 @@ def _run_verify(argv: list[str]) -> None:
         sys.exit(1)
 
 
+def _run_emulate(argv: list[str]) -> None:
+    from rich.console import Console
+
+    from quantize.artifact import ArtifactExistsError
+    from quantize.emulate import emulate
+    from quantize.job import QuantizeError
+
+    args = build_emulate_parser().parse_args(argv)
+    try:
+        emulate(args.artifact, args.out, Console(stderr=True), force=args.force, dtype=args.dtype)
+    except (QuantizeError, ArtifactExistsError) as exc:
+        sys.exit(f"quantize emulate: {exc}")
+    except KeyboardInterrupt:
+        sys.exit("quantize emulate: interrupted; nothing written")
+    print(args.out)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "emulate":
+        build_emulate_parser().parse_args(argv[1:])  # usage errors answer in any environment
+        if not llmcompressor_available():
+            handover(argv)
+        _run_emulate(argv[1:])
+        return
+    if argv and argv[0] == "recover":
+        from quantize import recover_cli
+
+        recover_cli.parse(argv[1:])  # usage errors answer in any environment
+        if not llmcompressor_available():
+            handover(argv)
+        recover_cli.run(argv[1:])
+        return
     is_verify = bool(argv) and argv[0] == "verify"
     # --help and usage errors answer here, in any environment
     parser = build_parser()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 PYTHON_ENV_VAR = "QUANTREASON_QUANTIZE_PYTHON"
+_HANDED_OVER = "QUANTREASON_QUANTIZE_HANDED_OVER"
 # `make setup` creates it here, beside the project's source (an editable install).
 DEFAULT_ENV_DIR = Path(__file__).resolve().parents[1] / ".venv-quantize"
 
@@ -32,6 +33,9 @@ def handover(argv: list[str]) -> None:
             f"environment was found (looked for {os.environ.get(PYTHON_ENV_VAR) or DEFAULT_ENV_DIR}). "
             f"Run `make setup-quantize`, or set {PYTHON_ENV_VAR} to a Python that has llmcompressor."
         )
+    if os.environ.get(_HANDED_OVER):  # that interpreter lacks llm-compressor too: do not loop
+        sys.exit(f"quantize: {python} (the quantize environment) cannot import llmcompressor either")
+    os.environ[_HANDED_OVER] = "1"
     os.execv(python, [str(python), "-m", "quantize", *argv])
 
 

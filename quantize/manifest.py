@@ -32,6 +32,46 @@ class CalibrationRecord(BaseModel):
     heldout_samples: int
 
 
+class RecoveryRecord(BaseModel):
+    """How ``quantize recover`` retrained an artifact (absent from artifacts ``quantize`` made)."""
+
+    method: str
+    base_artifact: str
+    # sha256 over the base artifact's weight hashes (``combined_hash``), like a local source's revision.
+    base_artifact_sha256: str
+    base_scheme: str
+    data_source: str
+    data_sha256: str
+    examples: int
+    excluded_examples: int
+    steps: int
+    planned_steps: int
+    stopped_by_time_limit: bool
+    batch_size: int
+    learning_rate: float
+    seed: int
+    threads: int
+    training_tokens: int
+    first_loss: float
+    final_loss: float
+    training_wall_time_s: float
+    # Share of quantized weight codes in the artifact equal to the fake-quantized weights training ended on.
+    codes_matching_training: float
+
+
+class Emulation(BaseModel):
+    """What an emulated checkpoint (``quantize emulate``) reproduces of its scheme."""
+
+    weights: bool
+    activations: bool
+    kv_cache: bool
+    dtype: str
+    summary: str  # e.g. "weights only: 4-bit weights dequantized to bfloat16"
+    not_emulated: list[str]
+    artifact: str = ""  # the artifact it was made from
+    artifact_weights: str = ""  # sha256 over that artifact's weight hashes
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     manifest_version: int = MANIFEST_VERSION
@@ -47,6 +87,10 @@ class Manifest(BaseModel):
     peak_memory_bytes: dict[str, int]
     size_bytes: int
     weights_sha256: dict[str, str]
+    recovery: RecoveryRecord | None = None
+    # Set on an emulated checkpoint: the scheme whose quantized weights it holds, dequantized.
+    emulates: str | None = None
+    emulation: Emulation | None = None
 
 
 def sha256_file(path: Path) -> str:

@@ -46,6 +46,10 @@ class Scheme(BaseModel):
     runs_on_vllm_cpu: bool
     runs_on_vllm_gpu: bool = True
     kv_cache_only: bool = False
+    # The bit-width axis (16 = not quantized): what `evalclient compare` plots accuracy against.
+    weight_bits: int = 16
+    activation_bits: int = 16
+    kv_cache_bits: int = 16
 
 
 def _quantize_step(scheme: str, modifier: str = "QuantizationModifier") -> RecipeStep:
@@ -68,6 +72,7 @@ _SCHEMES = (
         needs_calibration=True,
         serving="vLLM on NVIDIA GPUs (Marlin/Machete kernels, Ampere or newer); not this vllm-cpu build",
         runs_on_vllm_cpu=False,
+        weight_bits=4,
     ),
     Scheme(
         name="w4a16-awq",
@@ -76,6 +81,7 @@ _SCHEMES = (
         needs_calibration=True,
         serving="vLLM on NVIDIA GPUs (Marlin kernels, Ampere or newer); not this vllm-cpu build",
         runs_on_vllm_cpu=False,
+        weight_bits=4,
     ),
     Scheme(
         name="w8a8-int8",
@@ -87,6 +93,8 @@ _SCHEMES = (
         needs_calibration=True,
         serving="vLLM on NVIDIA GPUs (Turing or newer) and vllm-cpu (x86 oneDNN int8 GEMM)",
         runs_on_vllm_cpu=True,
+        weight_bits=8,
+        activation_bits=8,
     ),
     Scheme(
         name="w8a8-fp8",
@@ -95,6 +103,8 @@ _SCHEMES = (
         needs_calibration=False,
         serving="vLLM on NVIDIA GPUs with FP8 (Ada/Hopper or newer; Marlin FP8 on Ampere); not vllm-cpu",
         runs_on_vllm_cpu=False,
+        weight_bits=8,
+        activation_bits=8,
     ),
     Scheme(
         name="w3a16",
@@ -102,11 +112,39 @@ _SCHEMES = (
         recipe=(_quantize_step("W3A16", "GPTQModifier"),),
         needs_calibration=True,
         serving=(
-            "artifact only: vLLM has no 3-bit compressed-tensors kernel (WNA16 takes 4 or 8 bits); "
-            "transformers + compressed-tensors run it (dequantized)"
+            "emulated only: vLLM has no 3-bit compressed-tensors kernel (WNA16 takes 4 or 8 bits); "
+            "`quantize emulate` makes a bf16 checkpoint of its dequantized weights that any vLLM serves"
         ),
         runs_on_vllm_cpu=False,
         runs_on_vllm_gpu=False,
+        weight_bits=3,
+    ),
+    Scheme(
+        name="w2a16",
+        summary="GPTQ, symmetric int2 weights, group 128 (below the paper's harmful W3; for study)",
+        recipe=(_quantize_step("W2A16", "GPTQModifier"),),
+        needs_calibration=True,
+        serving=(
+            "emulated only: vLLM has no 2-bit compressed-tensors kernel (WNA16 takes 4 or 8 bits); "
+            "`quantize emulate` makes a bf16 checkpoint of its dequantized weights that any vLLM serves"
+        ),
+        runs_on_vllm_cpu=False,
+        runs_on_vllm_gpu=False,
+        weight_bits=2,
+    ),
+    Scheme(
+        name="w4a4",
+        summary="GPTQ, symmetric int4 weights, group 128; dynamic per-token int4 activations",
+        recipe=(_quantize_step("W4A4", "GPTQModifier"),),
+        needs_calibration=True,
+        serving=(
+            "emulated only, and only in part: vLLM has no int W4A4 compressed-tensors kernel; "
+            "`quantize emulate` reproduces its int4 weights, not its int4 activations"
+        ),
+        runs_on_vllm_cpu=False,
+        runs_on_vllm_gpu=False,
+        weight_bits=4,
+        activation_bits=4,
     ),
     Scheme(
         name="fp8-kv",
@@ -116,6 +154,7 @@ _SCHEMES = (
         serving="vLLM on NVIDIA GPUs with --kv-cache-dtype fp8; vllm-cpu needs AVX-512 (not this host)",
         runs_on_vllm_cpu=False,
         kv_cache_only=True,
+        kv_cache_bits=8,
     ),
 )
 SCHEMES: dict[str, Scheme] = {scheme.name: scheme for scheme in _SCHEMES}
@@ -154,6 +193,9 @@ def resolve_scheme(name: str) -> Scheme:
         serving=f"{weight.serving}; FP8 KV cache needs a GPU here",
         runs_on_vllm_cpu=weight.runs_on_vllm_cpu and kv.runs_on_vllm_cpu,
         runs_on_vllm_gpu=weight.runs_on_vllm_gpu and kv.runs_on_vllm_gpu,
+        weight_bits=weight.weight_bits,
+        activation_bits=weight.activation_bits,
+        kv_cache_bits=kv.kv_cache_bits,
     )
 
 

@@ -8,7 +8,9 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
@@ -18,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reasoning_formats import ThinkFormat
 from reasoning_formats import resolve_think_format as resolve_formats
+from server import vllm_compat
 from server.config import ServerConfig
 from server.engine import start_engine
 from server.errors import (
@@ -32,6 +35,7 @@ from server.metrics import ServerMetrics
 from server.model_info import ModelInfo, describe_model
 from server.protocol import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList
 from server.protocol_responses import ResponsesRequest
+from server.readiness import self_test
 from server.serving_chat import ChatService
 from server.serving_completion import CompletionService
 from server.serving_responses import ResponsesService
@@ -52,6 +56,20 @@ def resolve_think_format(config: ServerConfig, chat_template: str | None) -> Thi
     )
 
 
+def project_version() -> str:
+    """The installed distribution's version; from source (no dist metadata), pyproject's."""
+    try:
+        return package_version("quantreason")
+    except PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown"
+
+
 def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], Any] = start_engine) -> FastAPI:
     """The ASGI app; its lifespan starts the engine and shuts it down."""
 
@@ -66,7 +84,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             tokenizer = AutoTokenizer.from_pretrained(config.model)
             app.state.engine = engine
             app.state.model_info = model_info
-            metrics = ServerMetrics(config.model_name, model_info.scheme)
+            metrics = ServerMetrics(config.model_name, model_info.metrics_label)
             max_model_len = engine.model_config.max_model_len
             app.state.completion = CompletionService(
                 engine, tokenizer, model_name=config.model_name, max_model_len=max_model_len, metrics=metrics
@@ -82,6 +100,14 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 tool_call_parser=config.tool_call_parser,
             )
             app.state.responses = ResponsesService(app.state.chat)
+            app.state.not_ready = None
+            if config.startup_self_test:
+                app.state.not_ready = await self_test(
+                    app.state.chat,
+                    app.state.completion,
+                    config.model_name,
+                    has_chat_template=bool(tokenizer.chat_template),
+                )
             yield
         finally:
             engine.shutdown()
@@ -102,6 +128,8 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
 
     @app.get("/health")
     async def health(request: Request) -> Response:
+        if reason := request.app.state.not_ready:
+            raise EngineUnavailableError(reason)
         try:
             await request.app.state.engine.check_health()
         except Exception as exc:
@@ -118,6 +146,8 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             max_model_len=chat.max_model_len,
             quantization_scheme=info.scheme,
             source_model=info.source_model,
+            emulated=info.emulation is not None,
+            emulation=info.emulation,
         )
         return ModelList(data=[card])
 
@@ -158,10 +188,12 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     app.include_router(v1)
 
     @app.get("/version")
-    async def version() -> dict[str, str]:
-        import vllm
-
-        return {"version": package_version("quantreason"), "vllm": vllm.__version__}
+    async def version(request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = {"version": project_version(), "vllm": vllm_compat.vllm_version()}
+        engine = getattr(request.app.state, "engine", None)
+        if engine is not None:  # what the engine runs with, for a benchmark's record
+            body["engine"] = vllm_compat.engine_limits(engine)
+        return body
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -73,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--enforce-eager", action="store_true", help="skip graph capture/compilation (faster start)"
     )
     parser.add_argument(
+        "--w4a16-kernel",
+        choices=["auto", "machete", "marlin"],
+        default="auto",
+        help="GEMM kernel for W4A16 layers: vLLM's choice (auto), Machete (faster at large batches "
+        "on Hopper) or Marlin (faster at small batches); default: %(default)s",
+    )
+    parser.add_argument(
+        "--no-startup-self-test",
+        dest="startup_self_test",
+        action="store_false",
+        help="skip the chat and completion request run before /health reports ready",
+    )
+    parser.add_argument(
         "--think-format",
         help=(
             f"reasoning delimiters: auto (from the chat template), none, {', '.join(THINK_FORMATS)} "

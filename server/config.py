@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,10 @@ class ServerConfig(BaseModel):
     gpu_memory_utilization: Annotated[float | None, Field(gt=0, le=1)] = None
     seed: int = 0
     enforce_eager: bool = False
+    # W4A16 GEMM kernel: vLLM's choice, or one forced (server/vllm_compat.py says how).
+    w4a16_kernel: Literal["auto", "machete", "marlin"] = "auto"
+    # Run one chat and one text completion through the real path before /health says ready.
+    startup_self_test: bool = True
     # "auto" guesses from the chat template; "none" turns reasoning separation off.
     think_format: str = "auto"
     # Any other model: its own delimiters (both needed); whether its template opens the block.

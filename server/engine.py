@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from server import vllm_compat
 from server.config import ServerConfig
 
 CPU_MEMORY_UTILIZATION = 0.2
@@ -23,17 +24,12 @@ def start_engine(config: ServerConfig) -> Any:  # vllm.v1.engine.async_llm.Async
     os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
     for name, value in MULTICAST_OFF.items():
         os.environ.setdefault(name, value)  # before vLLM starts its workers, which inherit it
-    # vLLM is imported here, not at module level, so `serve --help` answers at once.
-    from vllm.engine.arg_utils import AsyncEngineArgs
-    from vllm.platforms import current_platform
-    from vllm.v1.engine.async_llm import AsyncLLM
-
-    from server.vllm_compat import structured_outputs_config
-
+    # Before the engine starts its processes, which read it from the environment.
+    vllm_compat.select_w4a16_kernel(config.w4a16_kernel)
     memory = config.gpu_memory_utilization
     if memory is None:
-        memory = CPU_MEMORY_UTILIZATION if current_platform.is_cpu() else GPU_MEMORY_UTILIZATION
-    args = AsyncEngineArgs(
+        memory = CPU_MEMORY_UTILIZATION if vllm_compat.is_cpu_platform() else GPU_MEMORY_UTILIZATION
+    return vllm_compat.start_async_engine(
         model=config.model,
         served_model_name=[config.model_name],
         max_model_len=config.max_model_len,
@@ -47,6 +43,5 @@ def start_engine(config: ServerConfig) -> Any:  # vllm.v1.engine.async_llm.Async
         enforce_eager=config.enforce_eager,
         # Budget forcing continues a choice in a new request on the same prefix: never re-prefill it.
         enable_prefix_caching=True,
-        structured_outputs_config=structured_outputs_config(),
+        structured_outputs_config=vllm_compat.structured_outputs_config(),
     )
-    return AsyncLLM.from_engine_args(args)

@@ -1,5 +1,6 @@
 """What is being served: the quantization scheme and source model, from a quantize manifest when
-the model directory is a quantreason artifact, else from its config.json."""
+the model directory is a quantreason artifact, else from its config.json. An emulated checkpoint
+(``quantize emulate``) says so: its scheme's weights, dequantized, and what was not emulated."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ MANIFEST_NAME = "quantreason.json"
 class ModelInfo:
     scheme: str
     source_model: str | None
+    # For an emulated checkpoint: what it reproduces of ``scheme`` ("weights only: ..."); else None.
+    emulation: str | None = None
+
+    @property
+    def metrics_label(self) -> str:
+        """The scheme label of the server's metrics: an emulation never passes for the real kernel."""
+        return f"{self.scheme}-emulated" if self.emulation else self.scheme
 
 
 def describe_model(model: str) -> ModelInfo:
@@ -22,7 +30,9 @@ def describe_model(model: str) -> ModelInfo:
     manifest = _read_json(directory / MANIFEST_NAME)
     if manifest:
         scheme, source = manifest.get("scheme", "unknown"), manifest.get("source_model")
-        return ModelInfo(scheme=str(scheme), source_model=source)
+        emulation = manifest.get("emulation") if manifest.get("emulates") else None
+        summary = str(emulation.get("summary") or "weights only") if isinstance(emulation, dict) else None
+        return ModelInfo(scheme=str(scheme), source_model=source, emulation=summary)
     config = _read_json(directory / "config.json")
     quantization = config.get("quantization_config") if config else None
     if quantization:

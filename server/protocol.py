@@ -331,6 +331,10 @@ class ModelCard(BaseModel):
     # From the quantize manifest (quantreason.json) when the model is an artifact.
     quantization_scheme: str
     source_model: str | None = None
+    # True when the weights are an emulation (``quantize emulate``): the scheme's quantized weights,
+    # dequantized and run by bf16 kernels; ``emulation`` says what is and is not emulated.
+    emulated: bool = False
+    emulation: str | None = None
 
 
 class ModelList(BaseModel):

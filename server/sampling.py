@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from server import vllm_compat
 from server.errors import EngineUnavailableError, InvalidRequestError, ModelNotFoundError
 from server.protocol import SamplingRequest
 from server.structured import AnswerConstraint
@@ -57,8 +58,6 @@ def build_sampling_params(
 ) -> SamplingParams:
     """One choice's parameters (n=1: the services run choices as separate requests)."""
     from vllm import SamplingParams
-    from vllm.exceptions import VLLMClientError
-    from vllm.sampling_params import RequestOutputKind
 
     optional: dict[str, Any] = {
         name: value for name in _OPTIONAL_FIELDS if (value := getattr(request, name)) is not None
@@ -70,15 +69,16 @@ def build_sampling_params(
             optional["logit_bias"] = {int(token): bias for token, bias in request.logit_bias.items()}
         except ValueError as exc:
             raise InvalidRequestError("logit_bias keys must be token ids", param="logit_bias") from exc
+    request_errors: tuple[type[Exception], ...] = (ValueError, *vllm_compat.client_errors())
     try:
         return SamplingParams(
             max_tokens=max_tokens,
             stop=[request.stop] if isinstance(request.stop, str) else request.stop,
             ignore_eos=request.ignore_eos,
-            output_kind=RequestOutputKind.DELTA,
+            output_kind=vllm_compat.delta_output_kind(),
             **optional,
         )
-    except (ValueError, VLLMClientError) as exc:  # vLLM's own checks, e.g. top_k, empty stop
+    except request_errors as exc:  # vLLM's own checks, e.g. top_k, empty stop
         raise InvalidRequestError(str(exc)) from exc
 
 
@@ -108,14 +108,11 @@ def choice_params(params: SamplingParams, seed: int | None, index: int) -> Sampl
 async def generate(
     engine: AsyncLLM, prompt_ids: list[int], params: SamplingParams, request_id: str
 ) -> AsyncIterator[RequestOutput]:
-    from vllm.exceptions import VLLMClientError
-    from vllm.v1.engine.exceptions import EngineDeadError
-
     try:
         (engine_input,) = await engine.renderer.render_cmpl_async([{"prompt_token_ids": prompt_ids}])
         async for output in engine.generate(engine_input, params, request_id):
             yield output
-    except VLLMClientError as exc:
+    except vllm_compat.client_errors() as exc:
         raise InvalidRequestError(str(exc)) from exc
-    except EngineDeadError as exc:
+    except vllm_compat.engine_dead_error() as exc:
         raise EngineUnavailableError("the engine has died; this server must be restarted") from exc

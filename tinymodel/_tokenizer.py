@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE
 from transformers import PreTrainedTokenizerFast
@@ -48,15 +50,22 @@ QWEN2_PRETOKENIZE_REGEX = (
 )
 
 
-def build_char_tokenizer(vocab_size: int = 288, model_max_length: int = 2048) -> PreTrainedTokenizerFast:
+def build_char_tokenizer(
+    vocab_size: int = 288, model_max_length: int = 2048, *, fill: Iterable[str] = ()
+) -> PreTrainedTokenizerFast:
     """A byte-level tokenizer with no merges: one token per byte (so per ASCII character), plus R1's
     special tokens. It is Qwen2's byte-level BPE with the merges left out.
 
-    Ids up to ``vocab_size`` that nothing else uses are reserved special tokens, so every id the
-    model can emit decodes.
+    Ids up to ``vocab_size`` that nothing else uses are ordinary tokens from ``fill`` (byte-level
+    spelled; never produced from text, since there are no merges, but decoded as text), then
+    reserved special tokens, so every id the model can emit decodes.
     """
     vocab: dict[str, int] = {}
     for token in [*SPECIAL_TOKENS, *THINK_TOKENS, *sorted(pre_tokenizers.ByteLevel.alphabet())]:
+        vocab.setdefault(token, len(vocab))
+    for token in fill:
+        if len(vocab) >= vocab_size:
+            break
         vocab.setdefault(token, len(vocab))
     if len(vocab) > vocab_size:
         raise ValueError(f"vocab_size {vocab_size} < the {len(vocab)} tokens the tokenizer needs")

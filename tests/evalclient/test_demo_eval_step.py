@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from demo.eval_step import compare_schemes, evaluate_thinking_budgets
+from demo.eval_step import evaluate_thinking_budgets
+from demo.study_step import compare_step
 from evalclient.benchmarks import get_benchmark
 from evalclient.session import spread
 from evalclient.stub import StubThread
@@ -26,8 +27,10 @@ def test_budgets_are_evaluated_and_schemes_compared(stub: Callable[..., StubThre
         summaries[scheme] = evaluate_thinking_budgets(
             console, endpoint.base_url, "stub", out_dir=tmp_path / scheme, budgets=(0, None), problems=6
         )
-    compare_schemes(console, summaries)
+    assert compare_step(console, [tmp_path / "bf16", tmp_path / "w4a16"], tmp_path / "compare")
     text = console.export_text()
     assert "stub: toy-arith accuracy vs thinking budget" in text
-    assert "100.0%" in text and "50.0%" in text and "-50.0 pts" in text
+    assert "100.0%" in text and "50.0%" in text
+    study = (tmp_path / "compare" / "report.md").read_text()
+    assert "| w4a16 | - | 50.0 -50.0" in study  # the stub says no scheme: no weight bits
     assert [r["thinking_budget"] for r in summaries["bf16"]["results"]] == [0, None]

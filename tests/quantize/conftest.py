@@ -55,3 +55,23 @@ def artifacts(traces_file: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         run(request, Console(quiet=True))
         made[scheme] = out
     return made
+
+
+def quantize_tiny(scheme: str, out: Path, traces: Path) -> Path:
+    """The tiny reasoner quantized to ``scheme`` in this process (the recover tests' base artifacts)."""
+    from rich.console import Console
+
+    from quantize.job import QuantizeRequest, run
+
+    request = QuantizeRequest(
+        model=str(REASONER_DIR), scheme=scheme, out=out, calib=str(traces), num_samples=8, max_seq_len=256,
+        heldout=4,
+    )  # fmt: skip
+    run(request, Console(quiet=True))
+    return out
+
+
+@pytest.fixture(scope="session")
+def recover_base(traces_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A w4a16 artifact of the tiny reasoner for ``quantize recover`` to retrain."""
+    return quantize_tiny("w4a16", tmp_path_factory.mktemp("recover-base") / "w4a16", traces_file)

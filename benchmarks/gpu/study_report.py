@@ -1,0 +1,321 @@
+"""Tables and PNGs of the GPU study (`study.py report`): every figure beside its ratio to bf16 of the
+same shape, from the same run. Writes OUT/gpu.md (the analysis in benchmarks/gpu/analysis.md is
+kept as its second half) and OUT/gpu-*.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+LOAD_CONCURRENCY = {"c1": 1, "c16": 16, "c64": 64, "c256": 256}
+
+
+def load_results(paths: list[Path]) -> list[dict[str, Any]]:
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                records[(record["shape"], record["key"])] = record  # a later run of a cell wins
+    return list(records.values())
+
+
+def label(record: dict[str, Any]) -> str:
+    name = record["scheme"]
+    if "w4a16" in name:
+        name += f" ({record['kernel']})"
+    if record["server"] == "vllm":
+        name += ", vLLM's server"
+    return name
+
+
+def _value(record: dict[str, Any], load: str, metric: str) -> float | None:
+    row = record.get("loads", {}).get(load)
+    return None if row is None else row.get(metric)
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    return "-" if value is None or not base else f"{value / base:.2f}x"
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _header(*names: str) -> str:
+    return _row(*names) + "\n" + _row(*(["---"] * len(names)))
+
+
+def _baseline(records: list[dict[str, Any]], shape: str) -> dict[str, Any] | None:
+    return next(
+        (r for r in records if r["shape"] == shape and r["key"] == "bf16|auto|serve" and "loads" in r), None
+    )
+
+
+def tables(records: list[dict[str, Any]]) -> str:
+    out: list[str] = []
+    for shape in sorted({r["shape"] for r in records}):
+        rows = [r for r in records if r["shape"] == shape]
+        base = _baseline(rows, shape)
+        ok = [r for r in rows if "loads" in r and r["server"] == "serve"]
+        out.append(f"### {shape} shape\n")
+        out.append(
+            "Throughput (output tokens/s, chat API, 256 prompt -> 512 output tokens, T=0.6), ratio to bf16:\n"
+        )
+        out.append("| scheme | c=1 | vs bf16 | c=16 | c=64 | vs bf16 | c=256 (saturation) | vs bf16 |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for r in ok:
+            cells = [label(r)]
+            for load, with_ratio in (("c1", True), ("c16", False), ("c64", True), ("c256", True)):
+                value = _value(r, load, "output_throughput")
+                cells.append(_fmt(value))
+                if with_ratio:
+                    cells.append(_ratio(value, base and _value(base, load, "output_throughput")))
+            out.append("| " + " | ".join(cells) + " |")
+        out.append(
+            "\nLatency (ms; medians, p99 ITL) and goodput (requests/s meeting the SLO; share that did):\n"
+        )
+        out.append(
+            _header(
+                "scheme",
+                "TTFT c=1",
+                "ITL c=1",
+                "TTFT c=64",
+                "ITL c=64",
+                "p99 ITL c=64",
+                "goodput c=64",
+                "goodput c=256",
+            )
+        )
+        for r in ok:
+
+            def goodput(load: str, record: dict[str, Any] = r) -> str:
+                value, share = _value(record, load, "request_goodput"), _value(record, load, "slo_attainment")
+                return "-" if value is None else f"{value:.1f} ({share:.0%})"
+
+            out.append(
+                _row(
+                    label(r),
+                    _fmt(_value(r, "c1", "median_ttft_ms")),
+                    _fmt(_value(r, "c1", "median_itl_ms"), 2),
+                    _fmt(_value(r, "c64", "median_ttft_ms")),
+                    _fmt(_value(r, "c64", "median_itl_ms"), 2),
+                    _fmt(_value(r, "c64", "p99_itl_ms"), 2),
+                    goodput("c64"),
+                    goodput("c256"),
+                )
+            )
+        out.append("\nReasoning-shaped load (256 -> 4096 tokens, 64 requests at once), engine and memory:\n")
+        out.append(
+            _header(
+                "scheme",
+                "4096-token load tok/s",
+                "vs bf16",
+                "engine start s",
+                "vs bf16",
+                "weights GiB (vLLM)",
+                "artifact GiB",
+                "KV cache tokens",
+                "sequences of 4352 tokens the KV cache holds",
+                "vs bf16",
+                "kernels",
+                "quantize s",
+            )
+        )
+        for r in ok:
+            engine, base_engine = r.get("engine", {}), (base or {}).get("engine", {})
+            reasoning = _value(r, "reasoning", "output_throughput")
+            seqs, base_seqs = (
+                engine.get("max_seqs_reasoning_shape"),
+                base_engine.get("max_seqs_reasoning_shape"),
+            )
+            out.append(
+                _row(
+                    label(r),
+                    _fmt(reasoning),
+                    _ratio(reasoning, base and _value(base, "reasoning", "output_throughput")),
+                    _fmt(r.get("engine_start_s")),
+                    _ratio(r.get("engine_start_s"), (base or {}).get("engine_start_s")),
+                    _fmt(engine.get("weights_gib"), 2),
+                    _fmt(r.get("artifact_gib"), 2),
+                    _fmt(engine.get("kv_cache_tokens"), 0),
+                    str(seqs or "-"),
+                    _ratio(seqs, base_seqs),
+                    ", ".join(engine.get("kernels", [])) or "-",
+                    _fmt(r.get("quantize_s"), 0),
+                )
+            )
+        failed = [r for r in rows if "error" in r]
+        for r in failed:
+            out.append(f"\n- **{label(r)} failed**: `{r['error'].strip().splitlines()[-1][:300]}`")
+        out.append(overhead_table(rows, base))
+        out.append(forcing_table(base))
+    return "\n".join(out)
+
+
+def overhead_table(rows: list[dict[str, Any]], base: dict[str, Any] | None) -> str:
+    theirs = next((r for r in rows if r["key"] == "bf16|auto|vllm" and "loads" in r), None)
+    if base is None or theirs is None:
+        return "\nserve vs vLLM's own server: not measured in this run.\n"
+    lines = [
+        "\nserve vs vLLM's own OpenAI server, bf16, equal work (`--answer-reserve-tokens 0`), same loads:\n",
+        _header(
+            "load",
+            "vLLM tok/s",
+            "serve tok/s",
+            "throughput ratio (>= 1.00)",
+            "vLLM median TTFT ms",
+            "serve",
+            "TTFT ratio (<= 1.05)",
+        ),
+    ]
+    for load in ("c1", "c64", "c256"):
+        t_ours, t_theirs = _value(base, load, "output_throughput"), _value(theirs, load, "output_throughput")
+        f_ours, f_theirs = _value(base, load, "median_ttft_ms"), _value(theirs, load, "median_ttft_ms")
+        lines.append(
+            _row(
+                load,
+                _fmt(t_theirs),
+                _fmt(t_ours),
+                _ratio(t_ours, t_theirs),
+                _fmt(f_theirs, 2),
+                _fmt(f_ours, 2),
+                _ratio(f_ours, f_theirs),
+            )
+        )
+    lines.append(
+        f"\nEngine start: vLLM's server {_fmt(theirs.get('engine_start_s'))} s, "
+        f"serve {_fmt(base.get('engine_start_s'))} s (serve's includes its startup self-test)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def forcing_table(base: dict[str, Any] | None) -> str:
+    if base is None or "c1-forced" not in base.get("loads", {}):
+        return "\nBudget-forcing cost: not measured in this run.\n"
+    lines = [
+        "\nBudget-forcing cost, bf16: thinking cut at 256 tokens then answered to 512 in all, against "
+        "uncapped requests of the same length:\n",
+        "| concurrency | uncapped tok/s | capped tok/s | cost (<= 1%) | uncapped median E2E ms | capped |",
+        "|---|---|---|---|---|---|",
+    ]
+    for plain, forced, concurrency in (("c1", "c1-forced", 1), ("c64", "c64-forced", 64)):
+        t_plain, t_forced = (
+            _value(base, plain, "output_throughput"),
+            _value(base, forced, "output_throughput"),
+        )
+        cost = "-" if not t_plain or t_forced is None else f"{(1 - t_forced / t_plain):+.1%}"
+        lines.append(
+            _row(
+                str(concurrency),
+                _fmt(t_plain),
+                _fmt(t_forced),
+                cost,
+                _fmt(_value(base, plain, "median_e2el_ms")),
+                _fmt(_value(base, forced, "median_e2el_ms")),
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def not_measured(records: list[dict[str, Any]]) -> str:
+    """The priority plan's cells and loads that are not in the results, per shape."""
+    from study import PLANS
+
+    lines = []
+    for shape in sorted({r["shape"] for r in records}):
+        done = {r["key"]: r for r in records if r["shape"] == shape}
+        for cell in PLANS["priority"]:
+            record = done.get(cell.key)
+            if record is None:
+                lines.append(f"- {shape}: {cell.key.replace('|', ', ')}: not run")
+            elif "error" in record:
+                lines.append(f"- {shape}: {cell.key.replace('|', ', ')}: failed (above)")
+            else:
+                missing = [
+                    name for name in cell.loads if "output_throughput" not in record["loads"].get(name, {})
+                ]
+                if missing:
+                    lines.append(
+                        f"- {shape}: {cell.key.replace('|', ', ')}: loads {', '.join(missing)} not measured"
+                    )
+    return "\n".join(lines) or "- every cell of the priority plan was measured"
+
+
+def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    for shape in sorted({r["shape"] for r in records}):
+        ok = [r for r in records if r["shape"] == shape and "loads" in r]
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for r in ok:
+            points = [(c, _value(r, load, "output_throughput")) for load, c in LOAD_CONCURRENCY.items()]
+            points = [(c, v) for c, v in points if v is not None]
+            if points:
+                axis.plot(*zip(*points, strict=True), marker="o", label=label(r))
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("concurrent requests")
+        axis.set_ylabel("output tokens/s")
+        axis.set_title(f"Throughput vs concurrency, R1-Distill-Qwen-{shape} shape, H200")
+        axis.legend(fontsize=7)
+        figure.tight_layout()
+        name = f"gpu-throughput-{shape}.png"
+        figure.savefig(out / name, dpi=100)
+        plt.close(figure)
+        names.append(name)
+
+        figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        labels = [label(r) for r in ok]
+        for axis, metric, title in (
+            (axes[0], "median_ttft_ms", "median TTFT (ms)"),
+            (axes[1], "median_itl_ms", "median ITL (ms)"),
+        ):
+            for offset, load in ((-0.2, "c1"), (0.2, "c64")):
+                axis.bar(
+                    [i + offset for i in range(len(ok))],
+                    [_value(r, load, metric) or 0 for r in ok],
+                    0.4,
+                    label=f"concurrency {LOAD_CONCURRENCY[load]}",
+                )
+            axis.set_xticks(range(len(ok)), labels, rotation=35, ha="right", fontsize=7)
+            axis.set_title(title)
+            axis.legend(fontsize=7)
+        figure.suptitle(f"Latency per scheme, {shape} shape")
+        figure.tight_layout()
+        name = f"gpu-latency-{shape}.png"
+        figure.savefig(out / name, dpi=100)
+        plt.close(figure)
+        names.append(name)
+    return names
+
+
+def write_report(paths: list[Path], out: Path) -> None:
+    records = load_results(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    host = next((r["host"] for r in records if r.get("host")), {})
+    versions = ", ".join(f"{k} {v}" for k, v in host.items())
+    images = "\n".join(f"![{name}]({name})" for name in plots(records, out))
+    analysis = (HERE / "analysis.md").read_text() if (HERE / "analysis.md").exists() else ""
+    (out / "gpu.md").write_text(
+        "# The GPU study: what each scheme buys on an H200\n\n"
+        "Generated by `python benchmarks/gpu/study.py report` from the results of `study.py run` "
+        "(benchmarks/gpu/README.md has the commands); the analysis after the tables is "
+        f"benchmarks/gpu/analysis.md.\n\nHost: {versions}.\n\n"
+        + tables(records)
+        + "\n\n**Cells of the plan not in these results:**\n\n"
+        + not_measured(records)
+        + "\n\n"
+        + images
+        + "\n\n"
+        + analysis
+    )

@@ -1,0 +1,103 @@
+"""Demo steps of the study (issue 13): emulate what this CPU cannot execute, compare every scheme, say where
+the time went.
+
+- ``emulation_for``: ``quantize emulate`` on an artifact whose kernel vLLM-CPU lacks (w4a16, w3a16, w2a16...),
+  so its weights can be served and evaluated here; the served model card says "emulated, weights only".
+- ``compare_step``: ``evalclient compare`` over the schemes' run directories (bf16 first): the paper-style
+  table (accuracy, paired difference with interval and exact p, per difficulty, reasoning length, per budget)
+  and its PNGs, as a user would run it.
+- ``PhaseTimes``: wall time per phase, printed at the end (the demo's 10-minute target on 2 cores).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+# The bit-width axis of the seed paper, as far as this CPU serves it (real where vLLM-CPU has the kernel,
+# emulated otherwise): near-lossless W8A8 and W4A16, harmful W3, and W2 below it.
+STUDY_SCHEMES = ("bf16", "w8a8-int8", "w4a16", "w3a16", "w2a16")
+EMULATED_SUFFIX = "-emulated"
+
+
+class PhaseTimes:
+    """Wall time per (phase, scheme), in the order phases ended. A phase inside another (evaluating while
+    served) counts only for itself: each phase's time excludes the phases nested in it."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, float]] = []
+        self.started = time.monotonic()
+        self._nested: list[float] = []  # per open phase: seconds spent in phases inside it
+
+    @contextlib.contextmanager
+    def phase(self, phase: str, scheme: str = "") -> Iterator[None]:
+        started = time.monotonic()
+        self._nested.append(0.0)
+        try:
+            yield
+        finally:
+            elapsed = time.monotonic() - started
+            inner = self._nested.pop()
+            self.entries.append((phase, scheme, elapsed - inner))
+            if self._nested:
+                self._nested[-1] += elapsed
+
+    def show(self, console: Console) -> None:
+        total = time.monotonic() - self.started
+        totals: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for phase, _, seconds in self.entries:
+            totals[phase] = totals.get(phase, 0.0) + seconds
+            counts[phase] = counts.get(phase, 0) + 1
+        table = Table(title=f"where the time went: {total:.0f} s in all")
+        for column in ("phase", "times", "seconds", "share", "slowest"):
+            table.add_column(column, justify="left" if column in ("phase", "slowest") else "right")
+        for phase, seconds in sorted(totals.items(), key=lambda item: -item[1]):
+            slowest = max((e for e in self.entries if e[0] == phase), key=lambda e: e[2])
+            table.add_row(
+                phase,
+                str(counts[phase]),
+                f"{seconds:.0f}",
+                f"{100 * seconds / total:.0f}%" if total else "-",
+                f"{slowest[1] or '-'} ({slowest[2]:.0f} s)",
+            )
+        other = total - sum(totals.values())
+        table.add_row("other (imports, tables, plots)", "", f"{other:.0f}", f"{100 * other / total:.0f}%", "")
+        console.print(table)
+
+
+def emulation_for(artifact: Path, log: Path) -> tuple[Path | None, str | None]:
+    """The artifact's emulation (made now unless a newer one exists): (directory, None) or (None, error)."""
+    out = artifact.with_name(artifact.name + EMULATED_SUFFIX)
+    manifest, source = out / "quantreason.json", artifact / "quantreason.json"
+    if manifest.is_file() and manifest.stat().st_mtime > source.stat().st_mtime:
+        return out, None
+    command = [sys.executable, "-m", "quantize", "emulate", str(artifact), "--out", str(out), "--force"]
+    with log.open("a") as sink:
+        done = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, text=True, check=False)
+        sink.write(done.stderr)
+    if done.returncode != 0:
+        return None, (done.stderr.strip().splitlines() or ["quantize emulate failed"])[-1]
+    return out, None
+
+
+def compare_step(console: Console, runs: Sequence[Path], out: Path) -> bool:
+    """``evalclient compare RUN...`` (the first is the baseline); its table goes straight to the terminal."""
+    console.rule(f"evalclient compare: {', '.join(run.name for run in runs)} (baseline {runs[0].name})")
+    command = [sys.executable, "-m", "evalclient", "compare", *map(str, runs), "--out", str(out)]
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        console.print(f"[red]evalclient compare exited with {done.returncode}[/]")
+        return False
+    console.print(
+        f"comparison: {out / 'report.md'}; plots: {out / 'accuracy_vs_weight_bits.png'}, "
+        f"{out / 'accuracy_vs_budget.png'}"
+    )
+    return True
