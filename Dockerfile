@@ -26,6 +26,7 @@ ENV HOME=/home/quantreason \
 
 WORKDIR /opt/quantreason
 COPY pyproject.toml README.md ./
+COPY benchmark_data/ benchmark_data/
 COPY server/ server/
 COPY quantize/ quantize/
 COPY evalclient/ evalclient/

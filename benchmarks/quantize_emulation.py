@@ -66,7 +66,12 @@ def _vllm_version() -> str:
 
 
 def run_models(
-    models: list[tuple[str, Path]], out: Path, budgets: str, limit: int | None, gpu_util: str
+    models: list[tuple[str, Path]],
+    out: Path,
+    budgets: str,
+    limit: int | None,
+    gpu_util: str,
+    concurrency: int,
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, dict[str, float]] = {}
@@ -83,7 +88,7 @@ def run_models(
             command = [
                 sys.executable, "-m", "evalclient", "--endpoint", server.base_url, "--model", SERVED_NAME,
                 "--benchmark", "toy-arith", "--temperature", "0", "--thinking-budget", budgets,
-                "--concurrency", "32", "--out", str(run_dir),
+                "--concurrency", str(concurrency), "--out", str(run_dir),
             ]  # fmt: skip
             if limit:
                 command += ["--limit", str(limit)]
@@ -148,7 +153,7 @@ def report(run_a: Path, run_b: Path) -> str:
         f"{100 * o.accuracy_b:.1f}%, difference {_points(o.difference)} points {_interval(o.difference_ci)}, "
         f"{o.test} p = {_p(o.p_value)} ({o.wins} better, {o.losses} worse)",
         f"identical outputs: {agreement.identical}/{agreement.problems}; tokens agreeing before the first "
-        f"difference: {100 * agreement.prefix_agreement:.1f}% of the longer output (mean over problems)",
+        f"difference: {100 * agreement.prefix_agreement:.2f}% of the longer output (mean over problems)",
     ]
     for s in comparison.slices:
         if s.key in ("difficulty", "thinking_budget"):
@@ -176,11 +181,14 @@ def main() -> None:
     run.add_argument("--budgets", default="128,unlimited", help="thinking budgets (evalclient syntax)")
     run.add_argument("--limit", type=int, help="problems per run (default: all 240)")
     run.add_argument("--gpu-memory-utilization", default="0.05")
+    run.add_argument("--concurrency", type=int, default=8, help="evalclient concurrency (the demo's is 8)")
     pair = commands.add_parser("report", help="paired difference and token agreement of two runs")
     pair.add_argument("runs", type=Path, nargs=2, help="REAL_RUN EMULATED_RUN")
     args = parser.parse_args()
     if args.command == "run":
-        run_models(args.model, args.out, args.budgets, args.limit, args.gpu_memory_utilization)
+        run_models(
+            args.model, args.out, args.budgets, args.limit, args.gpu_memory_utilization, args.concurrency
+        )
     else:
         print(report(*args.runs))
 

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from demo.diagnose_step import DiagnoseStepError, diagnose_worst_scheme
 from demo.eval_step import UNLIMITED, EvalStepError, evaluate_thinking_budgets
-from demo.quantize_step import quantize_step
+from demo.quantize_step import QuantizeStepError, quantize_step
 from demo.recover_step import RECOVER_SCHEME, recover_step
 from demo.study_step import STUDY_SCHEMES, PhaseTimes, compare_step
 from launcher import ServerProcess
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             times=times,
         )
         recover_error = recover_step(console, args.workdir, evaluate, times) if args.recover else None
-    except EvalStepError as exc:
+    except (QuantizeStepError, EvalStepError) as exc:
         console.print(f"[red]demo: {exc}[/]")
         return 1
     if recover_error:
@@ -137,9 +137,12 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]demo: {exc}[/]")
             return 1
     times.show(console)
-    failed = [r for r in results if r.error]
-    for result in failed:
-        console.print(f"[red]demo: {result.scheme}: {result.error}[/]")
+    failed: dict[str, list[str]] = {}  # each error once, with the schemes it stopped
+    for result in results:
+        if result.error:
+            failed.setdefault(result.error, []).append(result.scheme)
+    for error, schemes in failed.items():
+        console.print(f"[red]demo: {', '.join(schemes)}: {error}[/]")
     console.print(f"artifacts, evaluation runs and logs: {args.workdir}")
     return 1 if failed or not compared or recover_error else 0
 

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from demo.study_step import PhaseTimes, emulation_for
 from launcher import ServerProcess, ServerStartError
+from quantize.environment import missing_environment
 from tinymodel import REASONER_DIR
 
 PROMPTS = Path(__file__).resolve().parents[1] / "evalclient" / "data" / "toy-arith.jsonl"
@@ -31,6 +32,12 @@ COMBINED_SCHEMES = ("w4a16+fp8-kv",)
 NUM_SAMPLES = 32
 MAX_SEQ_LEN = 512
 TRACE_MAX_TOKENS = 256
+# An engine start takes ~40 s on 2 quiet cores, many minutes on a host shared with other work.
+START_TIMEOUT_S = 900.0
+
+
+class QuantizeStepError(RuntimeError):
+    """The quantize step cannot run on this machine at all; the message says what to run."""
 
 
 class SchemeInfo(BaseModel):
@@ -102,7 +109,7 @@ def _ask(
     problem = json.loads(PROMPTS.read_text().splitlines()[0])
     server = ServerProcess(
         artifact, "--served-model-name", scheme, "--enforce-eager", "--gpu-memory-utilization", "0.05",
-        "--max-model-len", "1024", log_path=log,
+        "--max-model-len", "1024", log_path=log, start_timeout=START_TIMEOUT_S,
     )  # fmt: skip
     with console.status(f"serving {scheme} ({server.url})"), server:
         client = OpenAI(base_url=server.base_url, api_key="unused")
@@ -134,9 +141,12 @@ def quantize_step(
 ) -> list[QuantizeStepResult]:
     """Quantize the tiny reasoner to ``schemes`` (default: every registered one, then
     ``COMBINED_SCHEMES``), serve those this CPU executes (asking one question, then calling
-    ``while_served``), say which need a GPU. With ``emulate``, a scheme with quantized weights that this
-    CPU cannot execute is served as its weights-only emulation instead, and labelled so."""
+    ``while_served``), say which need a GPU. The first calibrated one gathers the traces the rest reuse.
+    With ``emulate``, a scheme with quantized weights that this CPU cannot execute is served as its
+    weights-only emulation instead, and labelled so."""
     times = times or PhaseTimes()
+    if problem := missing_environment():
+        raise QuantizeStepError(f"quantize cannot run: {problem}")
     registry = scheme_registry()
     if schemes is None:
         schemes = (*registry, *COMBINED_SCHEMES)
@@ -163,7 +173,10 @@ def quantize_step(
             with console.status(f"quantize {scheme} (log: {log})"), times.phase("quantize", scheme):
                 result.error = _make(scheme, out, [*calib, "--force"], log)
             if result.error:
-                console.print(f"[red]{scheme}[/]: {result.error}")
+                earlier = next((r.scheme for r in results if r.error == result.error), None)
+                console.print(
+                    f"[red]{scheme}[/]: " + (f"failed as {earlier} did" if earlier else result.error)
+                )
                 results.append(result)
                 continue
             manifest = _existing(out, scheme) or {}
@@ -198,12 +211,14 @@ def show(console: Console, results: list[QuantizeStepResult]) -> None:
         table.add_column(column)
     for r in results:
         size = f"{r.weights_bytes / bf16:.2f}x" if bf16 and r.weights_bytes else "-"
-        made = f"{r.wall_time_s:.0f} s" if r.wall_time_s else (r.error or "-")
+        # Errors are printed once, after the table (several schemes may fail alike).
+        made = f"{r.wall_time_s:.0f} s" if r.wall_time_s else ("failed" if r.error else "-")
+        answer = f"{r.answer} ({r.expected})" if r.served else "-"
         if r.served:
             where = "emulated (weights only)" if r.emulated else "yes"
-            answer = f"{r.answer} ({r.expected})"
+        elif r.error:
+            where = "failed" if r.wall_time_s else "-"  # serving failed / quantizing did
         else:
-            where = f"no: {r.error}" if r.error else f"needs a GPU: {r.serving}"
-            answer = "-"
+            where = f"needs a GPU: {r.serving}"
         table.add_row(r.scheme, made, size, where, answer)
     console.print(table)

@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 # The bit-width axis of the seed paper, as far as this CPU serves it (real where vLLM-CPU has the kernel,
-# emulated otherwise): near-lossless W8A8 and W4A16, harmful W3, and W2 below it.
+# emulated otherwise): near-lossless W8A8 and W4A16, harmful W3, and W2 below it. docs/tiny-reasoner.md says
+# what each does to the reasoner (and w3a16-rtn, which hurts more than GPTQ's w3a16: --schemes adds it).
 STUDY_SCHEMES = ("bf16", "w8a8-int8", "w4a16", "w3a16", "w2a16")
 EMULATED_SUFFIX = "-emulated"
 

@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmark_data import DATA_DIR_ENV, chosen_data_dir
 from evalclient.benchmarks import BENCHMARKS, Benchmark, get_benchmark
-from evalclient.benchmarks.sources import DATA_DIR_ENV
 from evalclient.errors import EvalclientError
 from evalclient.protocols import PROTOCOLS, UnknownProtocolError, get_protocol
 from evalclient.records import SERVER_DEFAULT_BUDGET, UNLIMITED_BUDGET, RunConfig, SamplingConfig
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "example: evalclient --endpoint http://127.0.0.1:8000/v1 --model tiny --benchmark math500,aime24 "
-            "--protocol liu2025 --data-dir ../shared/datasets --out runs/base"
+            "--protocol liu2025 --out runs/base"
         ),
     )
     parser.add_argument("--endpoint", required=True, help="base URL of the API, e.g. http://host:8000/v1")
@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--think-format", default="deepseek-r1", help="delimiters when the endpoint sends no reasoning"
     )
     parser.add_argument(
-        "--data-dir", type=Path, help=f"local benchmark files (default: ${DATA_DIR_ENV}, else the hub)"
+        "--data-dir",
+        type=Path,
+        help=f"local benchmark files (default: ${DATA_DIR_ENV}, else the project's copies, else the hub)",
     )
     parser.add_argument("--limit", type=int, help="N problems of each benchmark, evenly spread (smoke runs)")
     parser.add_argument("--api-key", help="bearer token (default: $EVALCLIENT_API_KEY, $OPENAI_API_KEY)")
@@ -147,7 +149,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[Benchmark]
         n=n,
         seeds=seeds,
     )
-    data_dir = args.data_dir or (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
+    data_dir = chosen_data_dir(args.data_dir)
     if data_dir is not None and not data_dir.is_dir():
         raise UsageError(f"--data-dir: {data_dir} is not a directory")
     try:

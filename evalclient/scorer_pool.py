@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from evalclient.benchmarks.base import Scorer
 from evalclient.errors import EvalclientError
 from evalclient.records import Problem, Score
+from lifeline import die_with_parent
 
 
 class ScoringTimeoutError(EvalclientError):
@@ -42,7 +43,14 @@ class ScoringPool:
     def _new_pool(
         self,
     ) -> tuple[concurrent.futures.ProcessPoolExecutor, list[concurrent.futures.Future[None]]]:
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=self._workers, mp_context=self._context)
+        # Workers die with this process even when it is killed (SIGKILL): no orphan keeps scoring, and
+        # multiprocessing's resource tracker, whose pipe the workers hold too, then exits as well.
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=self._context,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
         return pool, [pool.submit(_warm) for _ in range(self._workers)]
 
     def _restart(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:

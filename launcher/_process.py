@@ -18,6 +18,8 @@ from typing import IO
 
 import httpx
 
+from lifeline import PARENT_ENV
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -76,8 +78,10 @@ class ServerProcess:
 
     def start(self) -> None:
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        # The server stops when this process dies, even by SIGKILL (lifeline): no orphaned engine.
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}
         self._process = subprocess.Popen(
-            self.args, stdout=self._log, stderr=subprocess.STDOUT if self._log else None
+            self.args, stdout=self._log, stderr=subprocess.STDOUT if self._log else None, env=env
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

@@ -9,18 +9,18 @@ cannot serve one request from another. OUT is ``max_tokens``, with ``ignore_eos`
 from __future__ import annotations
 
 import json
-import os
 import random
 import string
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark_data import CARRIED_DIR, chosen_data_dir
 from loadtest.errors import LoadtestError
 
 ROOT = Path(__file__).resolve().parents[1]
-# Benchmarks by name: NAME.jsonl in these folders (first match wins).
-BENCHMARK_DIRS = (ROOT / "evalclient" / "data", ROOT.parent / "shared" / "datasets")
+# Benchmarks by name: NAME.jsonl in the user's data directory, else among those the project carries.
+CARRIED_BENCHMARK_DIRS = (ROOT / "evalclient" / "data", CARRIED_DIR)
 PROMPT_FIELDS = ("prompt", "problem", "question", "text", "input")
 
 
@@ -57,11 +57,12 @@ def benchmark_path(name: str) -> Path:
     """A JSONL file: ``name`` itself when it is a file, else NAME.jsonl in a benchmark folder."""
     if (path := Path(name)).is_file():
         return path
-    dirs = [Path(d) for d in os.environ.get("QUANTREASON_DATASETS", "").split(os.pathsep) if d]
-    for folder in [*dirs, *BENCHMARK_DIRS]:
+    chosen = chosen_data_dir()
+    folders = [*([chosen] if chosen else []), *CARRIED_BENCHMARK_DIRS]
+    for folder in folders:
         if (candidate := folder / f"{name}.jsonl").is_file():
             return candidate
-    known = sorted({p.stem for d in [*dirs, *BENCHMARK_DIRS] if d.is_dir() for p in d.glob("*.jsonl")})
+    known = sorted({p.stem for d in folders if d.is_dir() for p in d.glob("*.jsonl")})
     raise DatasetError(
         f"--dataset {name!r}: no such file, not random:IN:OUT, not a benchmark ({', '.join(known) or 'none'})"
     )

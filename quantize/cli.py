@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmark_data import DATA_DIR_ENV
 from quantize.environment import handover, llmcompressor_available
 from quantize.schemes import SCHEMES, UnknownSchemeError, resolve_scheme
 from reasoning_formats import THINK_FORMATS, resolve_think_format
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="with --list-schemes: as JSON lines")
     reasoning = parser.add_argument_group("--calib reasoning")
     reasoning.add_argument(
-        "--data-dir", type=Path, help="folder holding math500.jsonl (default ../shared/datasets)"
+        "--data-dir",
+        type=Path,
+        help=f"folder holding math500.jsonl (default: ${DATA_DIR_ENV}, else the copy the project carries)",
     )
     reasoning.add_argument(
         "--prompts", type=Path, help="prompt JSONL (problem/prompt field) instead of math500"
@@ -43,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--traces", type=Path, help="traces JSONL (prompt, reasoning_content, content) to reuse"
     )
     reasoning.add_argument(
-        "--trace-max-tokens", type=int, default=2048, help="max tokens per generated trace"
+        "--trace-max-tokens",
+        type=int,
+        default=2048,
+        help="tokens per generated trace, at most (fewer where the model's context leaves fewer)",
     )
     reasoning.add_argument("--trace-server", help="root URL of a server already serving the source model")
     reasoning.add_argument("--trace-model", help="its served model name")

@@ -138,8 +138,16 @@ def dequantized_tensors(artifact: Path, dtype: EmulationDtype) -> dict[str, obje
             raise QuantizeError(f"{path}: only safetensors artifacts can be emulated")
         tensors.update(load_file(path))
     torch_dtype = getattr(torch, dtype)
+    # Model-free, the dequantizer cannot tell a Linear from an embedding or a norm by name, and with the
+    # int/float formats (the quantized tensor is called ``weight``) it would take them for quantized ones:
+    # every module whose weight has no scale is left alone explicitly.
+    unquantized = sorted(
+        name.removesuffix(".weight")
+        for name in tensors
+        if name.endswith(".weight") and f"{name.removesuffix('.weight')}.weight_scale" not in tensors
+    )
     try:
-        dequantizer = CompressedTensorsDequantizer(str(artifact), dtype=torch_dtype)
+        dequantizer = CompressedTensorsDequantizer(str(artifact), ignore=unquantized, dtype=torch_dtype)
         dequantized = dequantizer.validate(tensors)
     except ValueError as exc:
         raise QuantizeError(f"{artifact}: compressed-tensors cannot dequantize it ({exc})") from None

@@ -24,15 +24,22 @@ def quantize_python() -> Path | None:
     return candidate if candidate.exists() else None
 
 
+def missing_environment() -> str | None:
+    """Why ``quantize`` cannot run from this environment, and what to run; None when it can."""
+    if llmcompressor_available() or quantize_python() is not None:
+        return None
+    return (
+        "llm-compressor is not installed in this environment and no quantize environment was found "
+        f"(looked for {os.environ.get(PYTHON_ENV_VAR) or DEFAULT_ENV_DIR}). Run `make setup-quantize`, "
+        f"or set {PYTHON_ENV_VAR} to a Python that has llmcompressor."
+    )
+
+
 def handover(argv: list[str]) -> None:
     """Re-run ``quantize ARGV`` in the quantize environment; never returns."""
     python = quantize_python()
     if python is None:
-        sys.exit(
-            "quantize: llm-compressor is not installed in this environment and no quantize "
-            f"environment was found (looked for {os.environ.get(PYTHON_ENV_VAR) or DEFAULT_ENV_DIR}). "
-            f"Run `make setup-quantize`, or set {PYTHON_ENV_VAR} to a Python that has llmcompressor."
-        )
+        sys.exit(f"quantize: {missing_environment()}")
     if os.environ.get(_HANDED_OVER):  # that interpreter lacks llm-compressor too: do not loop
         sys.exit(f"quantize: {python} (the quantize environment) cannot import llmcompressor either")
     os.environ[_HANDED_OVER] = "1"

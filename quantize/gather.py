@@ -4,13 +4,13 @@ writes through ``serve``; then tokenized for llm-compressor, with the held-out p
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 
+from benchmark_data import data_dir
 from quantize.calibration import (
     CalibrationSet,
     calib_kind,
@@ -24,7 +24,6 @@ from quantize.errors import QuantizeError
 from quantize.request import QuantizeRequest
 from quantize.schemes import Scheme
 
-DEFAULT_DATA_DIR = Path("../shared/datasets")
 DEFAULT_PROMPT_FILE = "math500.jsonl"
 # Files the artifact keeps beside the weights: what verify needs to reproduce the quality check.
 CALIBRATION_DIR = "calibration"
@@ -32,12 +31,8 @@ HELDOUT_FILE = "heldout.jsonl"
 TRACES_FILE = "traces.jsonl"
 
 
-def _data_dir(request: QuantizeRequest) -> Path:
-    return request.data_dir or Path(os.environ.get("QUANTREASON_DATA_DIR", DEFAULT_DATA_DIR))
-
-
 def reasoning_prompts(request: QuantizeRequest) -> list[str]:
-    prompt_file = request.prompts or _data_dir(request) / DEFAULT_PROMPT_FILE
+    prompt_file = request.prompts or data_dir(request.data_dir) / DEFAULT_PROMPT_FILE
     if not prompt_file.is_file():
         raise QuantizeError(
             f"no prompt set for --calib reasoning at {prompt_file}: "
@@ -63,29 +58,44 @@ def gather_calibration(
         records = read_jsonl(request.traces)
         source = f"reasoning:traces:{request.traces}"
         return from_records(source, records, tokenizer, eos, wanted, request.heldout, think_format)
-    prompts = reasoning_prompts(request)[: wanted + request.heldout]
+    prompts = reasoning_prompts(request)
     if not scheme.needs_calibration:
         # No traces needed to quantize: keep prompts (as chat prompts) for verify, without starting a server.
+        prompts = prompts[: request.heldout]
         heldout = [render_prompt(tokenizer, p) for p in prompts]
         return CalibrationSet(source="reasoning:prompts", texts=[], heldout=heldout, heldout_prompts=prompts)
-    from quantize.traces import generate_traces, request_traces
+    from quantize.traces import TracePrompt, generate_traces, request_traces
 
+    # Each trace gets what the model's context leaves after its prompt (up to --trace-max-tokens).
+    candidates = [
+        TracePrompt(
+            text, len(tokenizer(render_prompt(tokenizer, text), add_special_tokens=False)["input_ids"])
+        )
+        for text in prompts
+    ]
+    count = wanted + request.heldout
     (staging / CALIBRATION_DIR).mkdir(exist_ok=True)
     traces_path = staging / CALIBRATION_DIR / TRACES_FILE
     if request.trace_server:
-        console.print(f"asking {request.trace_server} for {len(prompts)} reasoning traces")
+        console.print(f"asking {request.trace_server} for {count} reasoning traces")
         try:
             traces = request_traces(
-                request.trace_server.rstrip("/"), prompts, traces_path, request.trace_max_tokens,
+                request.trace_server.rstrip("/"), candidates, count, traces_path, request.trace_max_tokens,
                 model=request.trace_model or "default", api_key=request.trace_api_key,
             )  # fmt: skip
         except httpx.HTTPError as exc:
             raise QuantizeError(f"trace server {request.trace_server}: {exc}") from exc
     else:
-        console.print(f"generating {len(prompts)} reasoning traces with serve on the source model")
+        console.print(f"generating {count} reasoning traces with serve on the source model")
         log_path = staging / CALIBRATION_DIR / "serve.log"
         traces = generate_traces(
-            Path(request.model), prompts, traces_path, request.trace_max_tokens, log_path, think_format
+            Path(request.model),
+            candidates,
+            count,
+            traces_path,
+            request.trace_max_tokens,
+            log_path,
+            think_format,
         )
     records = [trace.model_dump() for trace in traces]
     return from_records("reasoning:serve", records, tokenizer, eos, wanted, request.heldout, think_format)

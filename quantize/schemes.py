@@ -120,6 +120,19 @@ _SCHEMES = (
         weight_bits=3,
     ),
     Scheme(
+        name="w3a16-rtn",
+        summary="round-to-nearest symmetric int3 weights, group 128, no GPTQ error correction; needs no data",
+        recipe=(_quantize_step("W3A16"),),
+        needs_calibration=False,
+        serving=(
+            "emulated only: vLLM has no 3-bit compressed-tensors kernel (WNA16 takes 4 or 8 bits); "
+            "`quantize emulate` makes a bf16 checkpoint of its dequantized weights that any vLLM serves"
+        ),
+        runs_on_vllm_cpu=False,
+        runs_on_vllm_gpu=False,
+        weight_bits=3,
+    ),
+    Scheme(
         name="w2a16",
         summary="GPTQ, symmetric int2 weights, group 128 (below the paper's harmful W3; for study)",
         recipe=(_quantize_step("W2A16", "GPTQModifier"),),

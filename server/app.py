@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reasoning_formats import ThinkFormat
@@ -29,13 +30,26 @@ from server.errors import (
     EngineUnavailableError,
     InvalidRequestError,
     error_body,
+    to_api_error,
 )
+from server.json_body import JSONBodyRoute
 from server.limits import BodySizeLimit, InFlightLimit, OverloadedError
 from server.metrics import ServerMetrics
 from server.model_info import ModelInfo, describe_model
-from server.protocol import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList
-from server.protocol_responses import ResponsesRequest
+from server.openapi import error_responses, finish_openapi, generation_responses, read_responses
+from server.protocol import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    CompletionRequest,
+    CompletionResponse,
+    ModelCard,
+    ModelList,
+    VersionInfo,
+)
+from server.protocol_responses import ResponseObject, ResponsesRequest, ResponseStreamEvent
 from server.readiness import self_test
+from server.sampling import EngineLimits
 from server.serving_chat import ChatService
 from server.serving_completion import CompletionService
 from server.serving_responses import ResponsesService
@@ -44,6 +58,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 DISCONNECT_POLL_SECONDS = 0.5
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away"; nobody reads it
+_BEARER = HTTPBearer(auto_error=False, description="The server's --api-key")
 
 
 def resolve_think_format(config: ServerConfig, chat_template: str | None) -> ThinkFormat | None:
@@ -85,15 +100,15 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             app.state.engine = engine
             app.state.model_info = model_info
             metrics = ServerMetrics(config.model_name, model_info.metrics_label)
-            max_model_len = engine.model_config.max_model_len
+            limits = EngineLimits.of(engine, len(tokenizer))
             app.state.completion = CompletionService(
-                engine, tokenizer, model_name=config.model_name, max_model_len=max_model_len, metrics=metrics
+                engine, tokenizer, model_name=config.model_name, limits=limits, metrics=metrics
             )
             app.state.chat = ChatService(
                 engine,
                 tokenizer,
                 model_name=config.model_name,
-                max_model_len=max_model_len,
+                limits=limits,
                 think_format=resolve_think_format(config, tokenizer.chat_template),
                 thinking_defaults=config.thinking_defaults(),
                 metrics=metrics,
@@ -112,21 +127,33 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
         finally:
             engine.shutdown()
 
-    app = FastAPI(title="quantreason", lifespan=lifespan)
+    app = FastAPI(title="quantreason", version=project_version(), lifespan=lifespan)
     _install_error_handlers(app)
+    finish_openapi(app, extra_models=[ChatCompletionChunk, ResponseStreamEvent])
     app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
     in_flight = InFlightLimit(config.max_pending_requests)
 
-    async def require_api_key(authorization: str = Header(default="")) -> None:
+    async def require_api_key(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
         # A dependency, not middleware: Starlette's BaseHTTPMiddleware hides client disconnects.
-        if config.api_key and not secrets.compare_digest(
-            authorization.removeprefix("Bearer ").strip(), config.api_key
-        ):
+        given = credentials.credentials if credentials else ""
+        if not secrets.compare_digest(given.encode(), str(config.api_key).encode()):
             raise AuthenticationError("Invalid or missing API key.")
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    auth = bool(config.api_key)
+    # Every /v1 body goes through server/json_body.py (standard JSON, valid Unicode).
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(require_api_key)] if auth else [],
+        route_class=JSONBodyRoute,
+    )
 
-    @app.get("/health")
+    @app.get(
+        "/health",
+        response_class=Response,
+        responses={200: {"description": "Serving (empty body)"}, **error_responses(500, 503)},
+    )
     async def health(request: Request) -> Response:
         if reason := request.app.state.not_ready:
             raise EngineUnavailableError(reason)
@@ -136,14 +163,14 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             raise EngineUnavailableError(f"engine unhealthy: {exc}") from exc
         return Response(status_code=200)
 
-    @v1.get("/models")
+    @v1.get("/models", responses=read_responses(auth=auth))
     async def list_models(request: Request) -> ModelList:
         chat: ChatService = request.app.state.chat
         info: ModelInfo = request.app.state.model_info
         card = ModelCard(
             id=config.model_name,
             root=config.model,
-            max_model_len=chat.max_model_len,
+            max_model_len=chat.limits.max_model_len,
             quantization_scheme=info.scheme,
             source_model=info.source_model,
             emulated=info.emulation is not None,
@@ -151,34 +178,51 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
         )
         return ModelList(data=[card])
 
-    @v1.post("/chat/completions")
+    @v1.post(
+        "/chat/completions",
+        response_model=None,
+        responses=generation_responses(ChatCompletionResponse, ChatCompletionChunk, auth=auth),
+    )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         return await respond(request, body, request.app.state.chat, f"chatcmpl-{uuid.uuid4().hex}")
 
-    @v1.post("/completions")
+    @v1.post(
+        "/completions",
+        response_model=None,
+        responses=generation_responses(CompletionResponse, CompletionResponse, auth=auth),
+    )
     async def completions(body: CompletionRequest, request: Request) -> Response:
         return await respond(request, body, request.app.state.completion, f"cmpl-{uuid.uuid4().hex}")
 
-    @v1.post("/responses")
+    @v1.post(
+        "/responses",
+        response_model=None,
+        responses=generation_responses(ResponseObject, ResponseStreamEvent, auth=auth, done_event=False),
+    )
     async def responses(body: ResponsesRequest, request: Request) -> Response:
         return await respond(request, body, request.app.state.responses, f"resp_{uuid.uuid4().hex}")
 
     async def respond(request: Request, body: Any, service: Any, request_id: str) -> Response:
-        """Run a chat or text completion or a response, streamed or not, within the in-flight limit."""
+        """Run a chat or text completion or a response, streamed or not, within the in-flight limit.
+
+        Every error the request can cause comes before the first byte: ``service.prepare`` checks
+        what needs no engine, and a stream's first event is pulled before the status line, so what
+        the engine refuses is a plain 4xx too, never a 200 whose stream holds the error."""
         in_flight.acquire()
-        if body.stream:
-            try:
-                events = service.stream(body, request_id)
-                # Pull the first event here, so a bad request is a plain 400, not a broken stream.
+        try:
+            job = service.prepare(body)
+            if body.stream:
+                events = service.stream(job, request_id)
                 first = await anext(events)
-            except BaseException:
-                in_flight.release()
-                raise
+        except BaseException:
+            in_flight.release()
+            raise
+        if body.stream:
             return StreamingResponse(
                 _prepend(first, events, on_close=in_flight.release), media_type="text/event-stream"
             )
         try:
-            response = await _cancel_on_disconnect(request, service.create(body, request_id))
+            response = await _cancel_on_disconnect(request, service.create(job, request_id))
         finally:
             in_flight.release()
         if response is None:
@@ -188,14 +232,16 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     app.include_router(v1)
 
     @app.get("/version")
-    async def version(request: Request) -> dict[str, Any]:
-        body: dict[str, Any] = {"version": project_version(), "vllm": vllm_compat.vllm_version()}
+    async def version(request: Request) -> VersionInfo:
         engine = getattr(request.app.state, "engine", None)
-        if engine is not None:  # what the engine runs with, for a benchmark's record
-            body["engine"] = vllm_compat.engine_limits(engine)
-        return body
+        return VersionInfo(
+            version=project_version(),
+            vllm=vllm_compat.vllm_version(),
+            # What the engine runs with, for a benchmark's record.
+            engine=vllm_compat.engine_limits(engine) if engine is not None else None,
+        )
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def metrics() -> Response:
         # vLLM's engine registers its vllm:* metrics in the default registry of this process.
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -233,13 +279,6 @@ def _check_tool_call_parser(name: str | None) -> None:
         raise ValueError(f"--tool-call-parser {name!r} is not one of vLLM's: {', '.join(known)}")
 
 
-_TYPE_LABELS = {"str", "int", "float", "bool", "dict", "list", "none"}
-
-
-def _union_label(part: object) -> bool:
-    return isinstance(part, str) and ("[" in part or part in _TYPE_LABELS)
-
-
 def _error_response(error: APIError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=int(error.status))
 
@@ -254,23 +293,38 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # Of a union's failed branches, the one that got furthest says what is wrong; the
-        # branches' own labels ("str", "list[...]", tags) are not part of the field's path.
-        errors = exc.errors()
-        first = max(errors, key=lambda e: len(e.get("loc", ()))) if len(errors) > 1 else errors[0]
-        location = [str(part) for part in first.get("loc", ()) if part != "body" and not _union_label(part)]
-        reason = first.get("msg", "invalid value")
-        if first.get("type") == "extra_forbidden":
-            reason = "this server does not support this field (docs/api.md lists what each endpoint takes)"
-        message = f"{'.'.join(location) or 'body'}: {reason}"
-        return _error_response(InvalidRequestError(message, param=".".join(location) or None))
+        return _error_response(_invalid_body(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = error_body(str(exc.detail), "invalid_request_error", exc.status_code)
-        return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)  # 405's Allow
 
     @app.exception_handler(Exception)
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unexpected error")
-        return _error_response(APIError(f"internal error: {type(exc).__name__}"))
+        return _error_response(to_api_error(exc))
+
+
+def _invalid_body(exc: RequestValidationError) -> InvalidRequestError:
+    """One 400 for pydantic's errors: the first field's, with ``param`` the path to it. A value that
+    matched no member of a union fails once per member; their common path is the field."""
+    errors = exc.errors()
+    first = errors[0]
+    path = [part for part in first.get("loc", ()) if part != "body"]
+    for other in errors[1:]:
+        other_path = [part for part in other.get("loc", ()) if part != "body"]
+        if other_path[:1] != path[:1]:
+            continue
+        common = 0
+        while common < min(len(path), len(other_path)) and path[common] == other_path[common]:
+            common += 1
+        path = path[:common]
+    if "[key]" in path:  # a dict key failed (logit_bias): the field is the dict
+        path = path[: path.index("[key]") - 1]
+    if first.get("type") == "json_invalid":  # its location is a character offset
+        return InvalidRequestError(f"body: invalid JSON: {first.get('ctx', {}).get('error', '')}")
+    param = ".".join(str(part) for part in path) or None
+    reason = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":  # a field the server does not implement
+        reason = "this server does not support this field (docs/api.md lists what each endpoint takes)"
+    return InvalidRequestError(f"{param or 'body'}: {reason}", param=param)

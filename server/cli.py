@@ -10,6 +10,7 @@ import sys
 
 from pydantic import ValidationError
 
+from lifeline import die_with_parent_from_env
 from reasoning_formats import THINK_FORMATS
 from server.config import ServerConfig, config_default
 from server.thinking import parse_effort_budgets
@@ -177,6 +178,8 @@ def _exit_after_drain(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Started by launcher: stop (SIGTERM: drain, engine shutdown) when the launcher dies.
+    die_with_parent_from_env()
     args = vars(build_parser().parse_args(argv))
     log_level = args.pop("log_level")
     try:

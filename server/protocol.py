@@ -1,14 +1,37 @@
-"""OpenAI wire schema for the endpoints the server implements (pydantic, nothing else)."""
+"""OpenAI wire schema for the endpoints the server implements (pydantic, nothing else).
+
+Requests are validated completely here or in the service's ``prepare`` (what needs the tokenizer or the
+engine's limits), before any response byte; the pattern for a new field or endpoint:
+
+- request models and the objects nested in them derive from ``_Request``: strict types as in
+  OpenAI's API (a boolean is not an integer, a string is not a boolean; an integer is a number), no
+  NaN or infinity, every bound as a ``Field`` constraint, so that /openapi.json states it, and an
+  unknown field is a 400 naming it (``extra="forbid"``; fields OpenAI accepts without effect on the
+  output are declared, and documented as ignored);
+- integers that reach vLLM (which serializes them as 64-bit) carry a range: ``Int64`` or tighter;
+- response models are plain models here, declared on the route with ``server/openapi.py``'s helpers.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 
-class _Request(BaseModel):
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
+class _Request(_Strict):
     # A field the server does not implement is a 400 naming it, never silently ignored: a client that
     # asked for something (a schema, a tool) must not get prose back. The few fields OpenAI itself
     # lets through without effect on the output are declared, and documented as ignored.
@@ -24,6 +47,21 @@ class ToolCall(_Request):
     id: str
     type: Literal["function"] = "function"
     function: FunctionCall
+
+
+# vLLM hands requests to its engine process as msgpack, where an integer is at most 64 bits; torch
+# seeds with any signed 64-bit value. Seeds are signed 64-bit, as in vLLM's own server.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+# top_k: -1 or 0 is "no top-k" (vLLM); larger than the vocabulary means the whole vocabulary.
+MAX_TOP_K = 2**31 - 1
+# logit_bias keys: token ids as decimal strings (their range is the vocabulary, checked in prepare).
+TokenIdKey = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
+LogitBias = Annotated[
+    dict[TokenIdKey, Annotated[float, Field(ge=-100, le=100)]],
+    Field(json_schema_extra={"additionalProperties": False}),
+]
+StopSequence = Annotated[str, Field(min_length=1)]
 
 
 class ChatMessage(_Request):
@@ -43,7 +81,10 @@ class ChatMessage(_Request):
         for part in self.content:
             if part.get("type") != "text":
                 raise ValueError(f"content part of type {part.get('type')!r} is not supported")
-            parts.append(str(part.get("text", "")))
+            text = part.get("text", "")
+            if not isinstance(text, str):
+                raise ValueError("a text content part's text must be a string")
+            parts.append(text)
         return "".join(parts)
 
 
@@ -113,7 +154,7 @@ RequestedThinkingBudget = Annotated[int, Field(ge=UNLIMITED_THINKING_BUDGET, le=
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high"]
 
 
-class AnthropicThinking(BaseModel):
+class AnthropicThinking(_Strict):
     """Anthropic's ``thinking``: ``{"type": "enabled", "budget_tokens": N}``, ``{"type": "disabled"}``, or
     ``{"type": "adaptive"}`` (the model decides how long to think: no budget)."""
 
@@ -122,7 +163,7 @@ class AnthropicThinking(BaseModel):
     budget_tokens: ThinkingBudget | None = None
 
 
-class OpenRouterReasoning(BaseModel):
+class OpenRouterReasoning(_Strict):
     """OpenRouter's ``reasoning``: ``{"max_tokens": N}`` or ``{"effort": E}``, and ``exclude``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -139,17 +180,17 @@ class SamplingRequest(_Request):
     max_tokens: Annotated[int | None, Field(ge=1)] = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     top_p: Annotated[float | None, Field(gt=0, le=1)] = None
-    top_k: int | None = None
+    top_k: Annotated[int | None, Field(ge=-1, le=MAX_TOP_K)] = None
     min_p: Annotated[float | None, Field(ge=0, le=1)] = None
     presence_penalty: Annotated[float | None, Field(ge=-2, le=2)] = None
     frequency_penalty: Annotated[float | None, Field(ge=-2, le=2)] = None
     repetition_penalty: Annotated[float | None, Field(gt=0)] = None
     n: Annotated[int, Field(ge=1, le=128)] = 1
-    seed: int | None = None
-    stop: str | list[str] | None = None
+    seed: Int64 | None = None
+    stop: StopSequence | list[StopSequence] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
+    logit_bias: LogitBias | None = None
     response_format: ResponseFormat | None = None
     # Accepted and ignored, as OpenAI does for the output: end-user ids and cache hints.
     user: str | None = None
@@ -340,3 +381,22 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class VersionInfo(BaseModel):
+    version: str
+    vllm: str
+    engine: dict[str, Any] | None = None  # what the engine runs with (batch limits, KV blocks)
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error envelope: every 4xx and 5xx body, and an in-stream error event."""
+
+    error: ErrorDetail

@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from server.protocol import (
     FUNCTION_NAME_PATTERN,
     BudgetForcingReport,
+    Int64,
     ReasoningEffort,
     RequestedThinkingBudget,
     _Request,
@@ -145,7 +146,7 @@ class ResponsesRequest(_Request):
     tool_choice: Literal["none", "auto", "required"] | FunctionToolChoice | None = None
     parallel_tool_calls: bool = True
     stream: bool = False
-    seed: int | None = None
+    seed: Int64 | None = None
     # Stateless: only "don't keep it" is accepted (the router explains the 400 otherwise).
     store: bool | None = None
     previous_response_id: str | None = None
@@ -236,3 +237,13 @@ class ResponseObject(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     # What the server did to the thinking (quantreason extension, as on chat choices).
     budget_forcing: BudgetForcingReport | None = None
+
+
+class ResponseStreamEvent(BaseModel):
+    """One server-sent event of a streamed response (``event: <type>``, ``data: <this>``): its other
+    fields depend on the type, as in OpenAI's Responses streaming events; ``error`` carries the
+    error envelope's fields."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    sequence_number: int

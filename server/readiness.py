@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from server.protocol import ChatCompletionRequest, CompletionRequest
+from server.protocol import ChatCompletionRequest, ChatMessage, CompletionRequest
 
 if TYPE_CHECKING:
     from server.serving_chat import ChatService
@@ -25,15 +25,15 @@ async def self_test(
     """None when both paths served a request; else why not (one line)."""
     completion_request = CompletionRequest(model=model_name, prompt="Hello", max_tokens=SELF_TEST_TOKENS)
     checks: list[tuple[str, Callable[[], Awaitable[object]]]] = [
-        ("completion", lambda: completion.create(completion_request, "selftest-cmpl"))
+        ("completion", lambda: completion.create(completion.prepare(completion_request), "selftest-cmpl"))
     ]
     if has_chat_template:  # without one, chat requests are refused by design (400), not broken
         chat_request = ChatCompletionRequest(
             model=model_name,
-            messages=[{"role": "user", "content": "Hello"}],
+            messages=[ChatMessage(role="user", content="Hello")],
             max_tokens=SELF_TEST_TOKENS,
         )
-        checks.append(("chat completion", lambda: chat.create(chat_request, "selftest-chat")))
+        checks.append(("chat completion", lambda: chat.create(chat.prepare(chat_request), "selftest-chat")))
     for name, run in checks:
         try:
             await run()

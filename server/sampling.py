@@ -3,12 +3,13 @@ sampling parameters from a request, and running one engine request."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server import vllm_compat
-from server.errors import EngineUnavailableError, InvalidRequestError, ModelNotFoundError
-from server.protocol import SamplingRequest
+from server.errors import InvalidRequestError, ModelNotFoundError, engine_errors_mapped
+from server.protocol import INT64_MIN, SamplingRequest
 from server.structured import AnswerConstraint
 
 if TYPE_CHECKING:
@@ -25,6 +26,21 @@ _OPTIONAL_FIELDS = (
     "repetition_penalty",
     "seed",
 )
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """What the engine accepts, read once at start; requests are checked against it up front."""
+
+    max_model_len: int
+    vocab_size: int  # token ids are 0 .. vocab_size - 1
+    max_logprobs: int  # -1: no limit
+
+    @classmethod
+    def of(cls, engine: AsyncLLM, tokenizer_size: int) -> EngineLimits:
+        config = engine.model_config
+        # Ids past the tokenizer are padding rows of the embedding: no client means them.
+        return cls(config.max_model_len, min(tokenizer_size, config.get_vocab_size()), config.max_logprobs)
 
 
 def check_model(requested: str, served: str) -> None:
@@ -53,8 +69,26 @@ def completion_limit(
     return requested or room
 
 
+def check_token_ids(token_ids: Iterable[int], vocab_size: int, *, param: str) -> None:
+    """Token ids the client names (prompt, logit_bias) must be in the vocabulary; the engine would
+    refuse them too, but only after the response started."""
+    outside = sorted({token for token in token_ids if not 0 <= token < vocab_size})
+    if outside:
+        shown = ", ".join(map(str, outside[:5])) + (", ..." if len(outside) > 5 else "")
+        raise InvalidRequestError(
+            f"{param} has token ids outside the vocabulary (0 to {vocab_size - 1}): {shown}", param=param
+        )
+
+
+def check_logprobs(requested: int | None, max_logprobs: int, *, param: str) -> None:
+    if requested is not None and max_logprobs >= 0 and requested > max_logprobs:
+        raise InvalidRequestError(
+            f"{param}={requested} is more than this server returns (at most {max_logprobs})", param=param
+        )
+
+
 def build_sampling_params(
-    request: SamplingRequest, *, max_tokens: int, logprobs: int | None
+    request: SamplingRequest, *, max_tokens: int, logprobs: int | None, vocab_size: int
 ) -> SamplingParams:
     """One choice's parameters (n=1: the services run choices as separate requests)."""
     from vllm import SamplingParams
@@ -65,12 +99,11 @@ def build_sampling_params(
     if logprobs is not None:
         optional["logprobs"] = logprobs
     if request.logit_bias:
-        try:
-            optional["logit_bias"] = {int(token): bias for token, bias in request.logit_bias.items()}
-        except ValueError as exc:
-            raise InvalidRequestError("logit_bias keys must be token ids", param="logit_bias") from exc
-    request_errors: tuple[type[Exception], ...] = (ValueError, *vllm_compat.client_errors())
-    try:
+        # The keys are decimal strings (the schema's pattern); which ids exist is this model's business.
+        bias = {int(token): value for token, value in request.logit_bias.items()}
+        check_token_ids(bias, vocab_size, param="logit_bias")
+        optional["logit_bias"] = bias
+    with engine_errors_mapped():  # vLLM's own checks of the values
         return SamplingParams(
             max_tokens=max_tokens,
             stop=[request.stop] if isinstance(request.stop, str) else request.stop,
@@ -78,8 +111,6 @@ def build_sampling_params(
             output_kind=vllm_compat.delta_output_kind(),
             **optional,
         )
-    except request_errors as exc:  # vLLM's own checks, e.g. top_k, empty stop
-        raise InvalidRequestError(str(exc)) from exc
 
 
 def constrain(engine: AsyncLLM, params: SamplingParams, constraint: AnswerConstraint) -> SamplingParams:
@@ -97,22 +128,18 @@ def constrain(engine: AsyncLLM, params: SamplingParams, constraint: AnswerConstr
 
 
 def choice_params(params: SamplingParams, seed: int | None, index: int) -> SamplingParams:
-    """Choices run as separate requests; with a seed, choice i samples with seed + i, so that
-    choices differ and still reproduce."""
+    """Choices run as separate requests; with a seed, choice i samples with seed + i (wrapping within
+    the signed 64-bit range), so that choices differ and still reproduce."""
     params = params.clone()
     if seed is not None:
-        params.seed = seed + index
+        params.seed = (seed + index - INT64_MIN) % 2**64 + INT64_MIN
     return params
 
 
 async def generate(
     engine: AsyncLLM, prompt_ids: list[int], params: SamplingParams, request_id: str
 ) -> AsyncIterator[RequestOutput]:
-    try:
+    with engine_errors_mapped():
         (engine_input,) = await engine.renderer.render_cmpl_async([{"prompt_token_ids": prompt_ids}])
         async for output in engine.generate(engine_input, params, request_id):
             yield output
-    except vllm_compat.client_errors() as exc:
-        raise InvalidRequestError(str(exc)) from exc
-    except vllm_compat.engine_dead_error() as exc:
-        raise EngineUnavailableError("the engine has died; this server must be restarted") from exc

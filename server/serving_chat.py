@@ -32,7 +32,9 @@ from server.protocol import (
     Usage,
 )
 from server.sampling import (
+    EngineLimits,
     build_sampling_params,
+    check_logprobs,
     check_model,
     choice_params,
     completion_limit,
@@ -51,19 +53,26 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class PreparedRequest:
-    """A chat request made ready for the engine: what each of its choices runs on."""
+class ChatJob:
+    """A chat request that passed every check, made ready for the engine: what ``create``,
+    ``stream`` and ``run`` (the Responses API's too) run its choices on."""
 
-    request_id: str
+    request: ChatCompletionRequest
     prompt_ids: list[int]
     params: SamplingParams  # thinking, and the answer when it is free
     answer_params: SamplingParams | None  # the answer under a structured-output constraint
     limit: int  # completion tokens per choice
     plan: ThinkingPlan
     tools: ToolPlan
-    n: int
-    seed: int | None
     top_logprobs: int | None  # None: no logprobs
+
+    @property
+    def n(self) -> int:
+        return self.request.n
+
+    @property
+    def seed(self) -> int | None:
+        return self.request.seed
 
 
 @dataclass
@@ -109,7 +118,7 @@ class ChatService:
         tokenizer: PreTrainedTokenizerBase,
         *,
         model_name: str,
-        max_model_len: int,
+        limits: EngineLimits,
         think_format: ThinkFormat | None,
         thinking_defaults: ThinkingDefaults | None = None,
         metrics: ServerMetrics | None = None,
@@ -119,7 +128,7 @@ class ChatService:
         self._engine = engine
         self._tokenizer = tokenizer
         self.model_name = model_name
-        self.max_model_len = max_model_len
+        self.limits = limits
         self._thinking_defaults = thinking_defaults or ThinkingDefaults()
         self._tool_call_parser = tool_call_parser
         self._native_tools = template_supports_tools(tokenizer.chat_template)
@@ -145,14 +154,13 @@ class ChatService:
     def _encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
-    async def create(self, request: ChatCompletionRequest, request_id: str) -> ChatCompletionResponse:
-        prepared = self.prepare(request, request_id)
-        states = [self.new_state(prepared) for _ in range(prepared.n)]
-        async for _ in self.run(prepared, states):
+    async def create(self, job: ChatJob, request_id: str) -> ChatCompletionResponse:
+        states = [self.new_state(job) for _ in range(job.n)]
+        async for _ in self.run(job, request_id, states):
             pass
         choices = []
         for index, state in enumerate(states):
-            reasoning = state.reasoning if state.splitter and not prepared.plan.exclude_reasoning else None
+            reasoning = state.reasoning if state.splitter and not job.plan.exclude_reasoning else None
             choices.append(
                 ChatChoice(
                     index=index,
@@ -163,18 +171,19 @@ class ChatService:
                         tool_calls=state.tool_calls or None,
                     ),
                     finish_reason=state.finish_reason,
-                    logprobs=ChoiceLogprobs(content=state.logprobs) if request.logprobs else None,
+                    logprobs=ChoiceLogprobs(content=state.logprobs) if job.request.logprobs else None,
                     budget_forcing=state.report,
                 )
             )
         return ChatCompletionResponse(
-            id=request_id, model=self.model_name, choices=choices, usage=self.usage(prepared, states)
+            id=request_id, model=self.model_name, choices=choices, usage=self.usage(job, states)
         )
 
-    async def stream(self, request: ChatCompletionRequest, request_id: str) -> AsyncIterator[str]:
-        """Server-sent events, ending with ``[DONE]``; errors after the first event arrive in-band."""
-        prepared = self.prepare(request, request_id)
-        states = [self.new_state(prepared) for _ in range(prepared.n)]
+    async def stream(self, job: ChatJob, request_id: str) -> AsyncIterator[str]:
+        """Server-sent events, ending with ``[DONE]``. An error before the first event is raised (the
+        router answers it with a plain error response); one after it arrives in-band."""
+        request = job.request
+        states = [self.new_state(job) for _ in range(job.n)]
         created = int(time.time())
 
         def event(choices: list[ChatChunkChoice], usage: Usage | None = None) -> str:
@@ -185,11 +194,11 @@ class ChatService:
 
         # Each choice's role comes with its first token, as in vLLM: a role chunk sent before any
         # token would make clients measure a time to first token that nothing was generated in.
-        announced = [False] * prepared.n
+        announced = [False] * job.n
         try:
-            async for update in self.run(prepared, states):
+            async for update in self.run(job, request_id, states):
                 state = update.state
-                reasoning = "" if prepared.plan.exclude_reasoning else update.reasoning
+                reasoning = "" if job.plan.exclude_reasoning else update.reasoning
                 delta = DeltaMessage(
                     role=None if announced[update.index] else "assistant",
                     content=update.content or None,
@@ -217,48 +226,51 @@ class ChatService:
                         ]
                     )
         except Exception as exc:
+            if not any(announced):
+                raise  # nothing sent yet, e.g. the engine refused the request: a plain error response
             yield stream_error_event(exc, request_id)
             yield "data: [DONE]\n\n"
             return
         if request.stream_options and request.stream_options.include_usage:
-            yield event([], usage=self.usage(prepared, states))
+            yield event([], usage=self.usage(job, states))
         yield "data: [DONE]\n\n"
 
-    async def run(self, prepared: PreparedRequest, states: list[ChoiceState]) -> AsyncIterator[ChoiceUpdate]:
-        """Generate every choice of ``prepared`` into ``states``; one update per piece."""
-        async for index, piece in merge_choices(lambda index: self._choice(prepared, index), prepared.n):
-            yield self._advance(index, states[index], piece, prepared)
+    async def run(
+        self, job: ChatJob, request_id: str, states: list[ChoiceState]
+    ) -> AsyncIterator[ChoiceUpdate]:
+        """Generate every choice of ``job`` into ``states``; one update per piece."""
+        async for index, piece in merge_choices(lambda index: self._choice(job, request_id, index), job.n):
+            yield self._advance(index, states[index], piece, job)
 
-    def _choice(self, prepared: PreparedRequest, index: int) -> AsyncIterator[Piece]:
+    def _choice(self, job: ChatJob, request_id: str, index: int) -> AsyncIterator[Piece]:
         """One choice's pieces; choices run as separate requests, since their phases diverge."""
-        params = choice_params(prepared.params, prepared.seed, index)
-        choice_id = f"{prepared.request_id}-{index}"
+        params = choice_params(job.params, job.seed, index)
+        choice_id = f"{request_id}-{index}"
         if self._think is None:
-            if prepared.answer_params is not None:
-                params = choice_params(prepared.answer_params, prepared.seed, index)
-            return run_plain(self._generate, prepared.prompt_ids, params, choice_id)
-        answer_params = prepared.answer_params
+            if job.answer_params is not None:
+                params = choice_params(job.answer_params, job.seed, index)
+            return run_plain(self._generate, job.prompt_ids, params, choice_id)
+        answer_params = job.answer_params
         return run_with_budget(
             self._generate,
-            prepared.prompt_ids + self._open_think,
+            job.prompt_ids + self._open_think,
             params,
-            limit=prepared.limit,
-            plan=prepared.plan,
+            limit=job.limit,
+            plan=job.plan,
             think=self._think,
             encode=self._encode,
             request_id=choice_id,
-            answer_params=None
-            if answer_params is None
-            else choice_params(answer_params, prepared.seed, index),
+            answer_params=None if answer_params is None else choice_params(answer_params, job.seed, index),
         )
 
-    def new_state(self, prepared: PreparedRequest) -> ChoiceState:
+    def new_state(self, job: ChatJob) -> ChoiceState:
         return ChoiceState(
             splitter=ReasoningSplitter(self._think_format) if self._think_format else None,
-            calls=ToolCallStream(prepared.tools, self._tokenizer),
+            calls=ToolCallStream(job.tools, self._tokenizer),
         )
 
-    def prepare(self, request: ChatCompletionRequest, request_id: str) -> PreparedRequest:
+    def prepare(self, request: ChatCompletionRequest) -> ChatJob:
+        """Every check of the request that needs no engine round trip; raises ``APIError``."""
         check_model(request.model, self.model_name)
         tools = plan_tools(
             request.tools,
@@ -287,26 +299,27 @@ class ChatService:
         limit = completion_limit(
             len(prompt_ids) + len(self._open_think),
             request.max_completion_tokens or request.max_tokens,
-            self.max_model_len,
+            self.limits.max_model_len,
             param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
             prompt_param="messages",
         )
         plan = plan_thinking(request, self._thinking_defaults)
         top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
-        params = build_sampling_params(request, max_tokens=limit, logprobs=top_logprobs)
+        check_logprobs(top_logprobs, self.limits.max_logprobs, param="top_logprobs")
+        params = build_sampling_params(
+            request, max_tokens=limit, logprobs=top_logprobs, vocab_size=self.limits.vocab_size
+        )
         answer_params = constrain(self._engine, params, constraint) if constraint else None
         if self._metrics is not None:
             self._metrics.request()
-        return PreparedRequest(
-            request_id=request_id,
+        return ChatJob(
+            request=request,
             prompt_ids=prompt_ids,
             params=params,
             answer_params=answer_params,
             limit=limit,
             plan=plan,
             tools=tools,
-            n=request.n,
-            seed=request.seed,
             top_logprobs=top_logprobs,
         )
 
@@ -315,9 +328,7 @@ class ChatService:
     ) -> AsyncIterator[RequestOutput]:
         return generate(self._engine, prompt_ids, params, request_id)
 
-    def _advance(
-        self, index: int, state: ChoiceState, piece: Piece, prepared: PreparedRequest
-    ) -> ChoiceUpdate:
+    def _advance(self, index: int, state: ChoiceState, piece: Piece, job: ChatJob) -> ChoiceUpdate:
         """Take one piece of one choice; return what it adds."""
         state.token_ids += piece.token_ids
         if state.splitter is None:
@@ -343,7 +354,7 @@ class ChatService:
                 state.finish_reason = "tool_calls"
             state.report = piece.report
             self._observe(state)
-        top_k = prepared.top_logprobs
+        top_k = job.top_logprobs
         logprobs = self._logprobs(piece, top_k) if top_k is not None else []
         state.logprobs += logprobs
         return ChoiceUpdate(index, reasoning, content, tool_calls, logprobs, state)
@@ -372,8 +383,8 @@ class ChatService:
             return state.token_ids.index(self._think.end_id)
         return len(state.token_ids) if state.splitter.in_reasoning else 0
 
-    def usage(self, prepared: PreparedRequest, states: list[ChoiceState]) -> Usage:
-        prompt_tokens = len(prepared.prompt_ids)
+    def usage(self, job: ChatJob, states: list[ChoiceState]) -> Usage:
+        prompt_tokens = len(job.prompt_ids)
         completion_tokens = sum(len(s.token_ids) for s in states)
         return Usage(
             prompt_tokens=prompt_tokens,

@@ -13,8 +13,11 @@ from server.forcing import Piece, merge_choices, run_plain
 from server.metrics import ServerMetrics
 from server.protocol import CompletionChoice, CompletionLogprobs, CompletionRequest, CompletionResponse, Usage
 from server.sampling import (
+    EngineLimits,
     build_sampling_params,
+    check_logprobs,
     check_model,
+    check_token_ids,
     choice_params,
     completion_limit,
     constrain,
@@ -36,6 +39,16 @@ class _Choice:
     logprobs: CompletionLogprobs | None = None
 
 
+@dataclass(frozen=True)
+class CompletionJob:
+    """A request that passed every check; what ``create`` and ``stream`` run."""
+
+    request: CompletionRequest
+    prompt_ids: list[int]
+    prompt_text: str
+    params: SamplingParams
+
+
 class CompletionService:
     def __init__(
         self,
@@ -43,19 +56,19 @@ class CompletionService:
         tokenizer: PreTrainedTokenizerBase,
         *,
         model_name: str,
-        max_model_len: int,
+        limits: EngineLimits,
         metrics: ServerMetrics | None = None,
     ) -> None:
         self._engine = engine
         self._tokenizer = tokenizer
         self.model_name = model_name
-        self.max_model_len = max_model_len
+        self.limits = limits
         self._metrics = metrics
 
-    async def create(self, request: CompletionRequest, request_id: str) -> CompletionResponse:
-        prompt_ids, prompt_text, params = self._prepare(request)
-        choices = [self._new_choice(request, prompt_text) for _ in range(request.n)]
-        async for index, piece in self._pieces(prompt_ids, params, request, request_id):
+    async def create(self, job: CompletionJob, request_id: str) -> CompletionResponse:
+        request, prompt_ids = job.request, job.prompt_ids
+        choices = [self._new_choice(request, job.prompt_text) for _ in range(request.n)]
+        async for index, piece in self._pieces(job, request_id):
             self._advance(choices[index], piece, request)
         return CompletionResponse(
             id=request_id,
@@ -67,9 +80,11 @@ class CompletionService:
             usage=self._usage(prompt_ids, choices),
         )
 
-    async def stream(self, request: CompletionRequest, request_id: str) -> AsyncIterator[str]:
-        prompt_ids, prompt_text, params = self._prepare(request)
-        choices = [self._new_choice(request, prompt_text) for _ in range(request.n)]
+    async def stream(self, job: CompletionJob, request_id: str) -> AsyncIterator[str]:
+        """Server-sent events, ending with ``[DONE]``. An error before the first event is raised (the
+        router answers it with a plain error response); one after it arrives in-band."""
+        request, prompt_ids = job.request, job.prompt_ids
+        choices = [self._new_choice(request, job.prompt_text) for _ in range(request.n)]
         created = int(time.time())
 
         def event(chunk_choices: list[CompletionChoice], usage: Usage | None = None) -> str:
@@ -78,10 +93,13 @@ class CompletionService:
             )
             return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
 
-        if request.echo:
-            yield event([CompletionChoice(index=i, text=prompt_text) for i in range(request.n)])
+        # The echo waits for the engine's first output: until then the request may still be refused.
+        started = False
         try:
-            async for index, piece in self._pieces(prompt_ids, params, request, request_id):
+            async for index, piece in self._pieces(job, request_id):
+                if not started and request.echo:
+                    yield event([CompletionChoice(index=i, text=job.prompt_text) for i in range(request.n)])
+                started = True
                 logprobs = self._advance(choices[index], piece, request)
                 if piece.text or piece.finish_reason:
                     choice = CompletionChoice(
@@ -92,46 +110,53 @@ class CompletionService:
                     )
                     yield event([choice])
         except Exception as exc:
+            if not started:
+                raise  # nothing sent yet, e.g. the engine refused the request: a plain error response
             yield stream_error_event(exc, request_id)
         else:
             if request.stream_options and request.stream_options.include_usage:
                 yield event([], usage=self._usage(prompt_ids, choices))
         yield "data: [DONE]\n\n"
 
-    def _prepare(self, request: CompletionRequest) -> tuple[list[int], str, SamplingParams]:
+    def prepare(self, request: CompletionRequest) -> CompletionJob:
+        """Every check of the request that needs no engine round trip; raises ``APIError``."""
         check_model(request.model, self.model_name)
         if isinstance(request.prompt, str):
             prompt_ids = list(self._tokenizer.encode(request.prompt))
             prompt_text = request.prompt
         else:
-            if any(not 0 <= token < len(self._tokenizer) for token in request.prompt):
-                raise InvalidRequestError("prompt has token ids outside the vocabulary", param="prompt")
+            check_token_ids(request.prompt, self.limits.vocab_size, param="prompt")
             prompt_ids = list(request.prompt)
             prompt_text = self._tokenizer.decode(prompt_ids)
         if not prompt_ids:
             raise InvalidRequestError("prompt is empty", param="prompt")
         limit = completion_limit(
-            len(prompt_ids), request.max_tokens, self.max_model_len, param="max_tokens", prompt_param="prompt"
+            len(prompt_ids),
+            request.max_tokens,
+            self.limits.max_model_len,
+            param="max_tokens",
+            prompt_param="prompt",
         )
-        params = build_sampling_params(request, max_tokens=limit, logprobs=request.logprobs)
+        check_logprobs(request.logprobs, self.limits.max_logprobs, param="logprobs")
+        params = build_sampling_params(
+            request, max_tokens=limit, logprobs=request.logprobs, vocab_size=self.limits.vocab_size
+        )
         if constraint := constraint_from_format(request.response_format, "response_format"):
             params = constrain(self._engine, params, constraint)
         if self._metrics is not None:
             self._metrics.request()
-        return prompt_ids, prompt_text, params
+        return CompletionJob(request, prompt_ids, prompt_text, params)
 
-    def _pieces(
-        self, prompt_ids: list[int], params: SamplingParams, request: CompletionRequest, request_id: str
-    ) -> AsyncIterator[tuple[int, Piece]]:
+    def _pieces(self, job: CompletionJob, request_id: str) -> AsyncIterator[tuple[int, Piece]]:
         def choice(index: int) -> AsyncIterator[Piece]:
             return run_plain(
                 lambda ids, p, rid: generate(self._engine, ids, p, rid),
-                prompt_ids,
-                choice_params(params, request.seed, index),
+                job.prompt_ids,
+                choice_params(job.params, job.request.seed, index),
                 f"{request_id}-{index}",
             )
 
-        return merge_choices(choice, request.n)
+        return merge_choices(choice, job.request.n)
 
     @staticmethod
     def _new_choice(request: CompletionRequest, prompt_text: str) -> _Choice:

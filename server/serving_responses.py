@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -33,7 +34,16 @@ from server.protocol_responses import (
     ResponsesRequest,
     ResponseUsage,
 )
-from server.serving_chat import ChatService, ChoiceState, PreparedRequest
+from server.serving_chat import ChatJob, ChatService, ChoiceState, ChoiceUpdate
+
+
+@dataclass(frozen=True)
+class ResponsesJob:
+    """A responses request that passed every check: the request (its fields echo in the response)
+    and the chat job it runs as."""
+
+    request: ResponsesRequest
+    chat: ChatJob
 
 
 class ResponsesService:
@@ -41,31 +51,33 @@ class ResponsesService:
         self._chat = chat
         self.model_name = chat.model_name
 
-    async def create(self, request: ResponsesRequest, request_id: str) -> ResponseObject:
-        prepared = self._chat.prepare(to_chat_request(request), request_id)
-        (state,) = states = [self._chat.new_state(prepared)]
-        async for _ in self._chat.run(prepared, states):
-            pass
-        return self._response(request, prepared, state, final=True)
+    def prepare(self, request: ResponsesRequest) -> ResponsesJob:
+        """Every check of the request that needs no engine round trip; raises ``APIError``."""
+        return ResponsesJob(request, self._chat.prepare(to_chat_request(request)))
 
-    async def stream(self, request: ResponsesRequest, request_id: str) -> AsyncIterator[str]:
+    async def create(self, job: ResponsesJob, request_id: str) -> ResponseObject:
+        (state,) = states = [self._chat.new_state(job.chat)]
+        async for _ in self._chat.run(job.chat, request_id, states):
+            pass
+        return self._response(job, request_id, state, final=True)
+
+    async def stream(self, job: ResponsesJob, request_id: str) -> AsyncIterator[str]:
         """The SDK's event sequence: response.created, per output item its added / delta / done
-        events, then response.completed (or response.incomplete)."""
-        prepared = self._chat.prepare(to_chat_request(request), request_id)
-        (state,) = states = [self._chat.new_state(prepared)]
+        events, then response.completed (or response.incomplete). response.created waits for the
+        engine's first output: an error before it is raised (a plain error response), one after it
+        is the in-band error event."""
+        (state,) = states = [self._chat.new_state(job.chat)]
+        updates = aiter(self._chat.run(job.chat, request_id, states))
+        first: ChoiceUpdate | None = await anext(updates, None)
         events = _EventWriter()
-        yield events.write("response.created", response=self._response(request, prepared, state, final=False))
-        items = _ItemStream(request_id, events, show_reasoning=self._shows_reasoning(prepared, state))
+        yield events.write("response.created", response=self._response(job, request_id, state, final=False))
+        items = _ItemStream(request_id, events, show_reasoning=self._shows_reasoning(job.chat, state))
         try:
-            async for update in self._chat.run(prepared, states):
-                for event in items.reasoning(update.reasoning):
+            if first is not None:
+                for event in self._events(items, first):
                     yield event
-                for event in items.text(update.content):
-                    yield event
-                for call in update.tool_calls:
-                    for event in items.call(
-                        call.index, call.id, call.function.name, call.function.arguments or ""
-                    ):
+                async for update in updates:
+                    for event in self._events(items, update):
                         yield event
         except Exception as exc:
             # The Responses API's in-band error: an "error" event with the envelope's fields.
@@ -74,17 +86,25 @@ class ResponsesService:
             return
         for event in items.close():
             yield event
-        response = self._response(request, prepared, state, final=True)
+        response = self._response(job, request_id, state, final=True)
         kind = "response.completed" if response.status == "completed" else "response.incomplete"
         yield events.write(kind, response=response)
 
     @staticmethod
-    def _shows_reasoning(prepared: PreparedRequest, state: ChoiceState) -> bool:
+    def _events(items: _ItemStream, update: ChoiceUpdate) -> list[str]:
+        out = [*items.reasoning(update.reasoning), *items.text(update.content)]
+        for call in update.tool_calls:
+            out += items.call(call.index, call.id, call.function.name, call.function.arguments or "")
+        return out
+
+    @staticmethod
+    def _shows_reasoning(prepared: ChatJob, state: ChoiceState) -> bool:
         return state.splitter is not None and not prepared.plan.exclude_reasoning
 
     def _response(
-        self, request: ResponsesRequest, prepared: PreparedRequest, state: ChoiceState, *, final: bool
+        self, job: ResponsesJob, request_id: str, state: ChoiceState, *, final: bool
     ) -> ResponseObject:
+        request, prepared = job.request, job.chat
         output: list[OutputItem] = []
         status: Any = "in_progress"
         usage = incomplete = None
@@ -92,7 +112,7 @@ class ResponsesService:
             truncated = state.finish_reason == "length"
             status = "incomplete" if truncated else "completed"
             incomplete = IncompleteDetails(reason="max_output_tokens") if truncated else None
-            output = self._output(prepared, state, status, prepared.request_id)
+            output = self._output(prepared, state, status, request_id)
             chat_usage = self._chat.usage(prepared, [state])
             usage = ResponseUsage(
                 input_tokens=chat_usage.prompt_tokens,
@@ -103,7 +123,7 @@ class ResponsesService:
                 total_tokens=chat_usage.total_tokens,
             )
         return ResponseObject(
-            id=prepared.request_id,
+            id=request_id,
             model=self.model_name,
             status=status,
             output=output,
@@ -123,7 +143,7 @@ class ResponsesService:
         )
 
     def _output(
-        self, prepared: PreparedRequest, state: ChoiceState, status: Any, request_id: str
+        self, prepared: ChatJob, state: ChoiceState, status: Any, request_id: str
     ) -> list[OutputItem]:
         ids = _ItemIds(request_id)
         output: list[OutputItem] = []

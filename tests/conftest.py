@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,17 @@ MAX_PENDING_REQUESTS = 12
 MAX_REQUEST_BYTES = 64 * 1024
 # Small effort budgets, so tests can see each level hold.
 EFFORT_BUDGETS = {"none": 0, "minimal": 6, "low": 12, "medium": 24, "high": 48}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Keep pytest's summary the last thing printed. torch 2.13 loads triton's extension, whose bundled
+    nanobind lists every object still alive at interpreter exit on stderr ("nanobind: leaked N
+    functions!", hundreds of lines); the library does not export nanobind's set_leak_warnings, so the
+    only switch is to close stderr once pytest has said everything."""
+    if any(name.startswith("triton") for name in sys.modules):
+        sys.stderr.flush()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +70,8 @@ def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> S
         *extra_args,
         api_key=API_KEY,
         log_path=log_path,
+        # ~40 s alone; minutes on a host shared with other engines.
+        start_timeout=900,
     )
 
 

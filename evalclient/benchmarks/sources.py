@@ -1,8 +1,10 @@
-"""Where benchmark rows come from: a local directory (``--data-dir``) or the Hugging Face hub.
+"""Where benchmark rows come from: a local directory, the copies the project carries, or the hub.
 
-Local files are JSON Lines named as in ``../shared/datasets`` (``math500.jsonl``, ...). The hub is
-reached through ``huggingface_hub`` (a dataset repository's JSONL or Parquet file); offline, the
-error names the repository to download and the local file name ``--data-dir`` must hold.
+A directory the user chose (``--data-dir`` / ``$QUANTREASON_DATA_DIR``, see ``benchmark_data``) holds JSON
+Lines named as the carried copies are (``math500.jsonl``, ...). Without one, a benchmark the project
+carries is read from its copy and the others from the Hugging Face hub through ``huggingface_hub`` (a
+dataset repository's JSONL or Parquet file); offline, the error names the repository to download and
+the local file name the data directory must hold.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchmark_data import CARRIED_DIR, DATA_DIR_ENV
 from evalclient.benchmarks.base import DataUnavailableError
-
-DATA_DIR_ENV = "EVALCLIENT_DATA_DIR"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -104,7 +105,9 @@ def hub_rows(
 def rows(
     data_dir: Path | None, filename: str, hub_repo: str, *, split: str = "test", config: str | None = None
 ) -> list[dict[str, Any]]:
-    """Local rows when ``data_dir`` is given, else the hub's."""
+    """Local rows when ``data_dir`` is given, else the carried copy's, else the hub's."""
     if data_dir is not None:
         return local_rows(data_dir, filename, hub_repo)
+    if (CARRIED_DIR / filename).is_file():
+        return read_jsonl(CARRIED_DIR / filename)
     return hub_rows(hub_repo, filename, split=split, config=config)

@@ -94,3 +94,26 @@ def test_quantize_hands_over_to_the_quantize_environment() -> None:
     # for the model; the serving environment only parses and hands over.
     assert result.returncode != 0
     assert result.stderr.strip() == "quantize: model not found: m"
+
+
+def test_list_schemes_json_gives_the_bit_width_axis_and_serving_facts() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "quantize", "--list-schemes", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    schemes = {entry["name"]: entry for entry in map(json.loads, result.stdout.splitlines())}
+    w2 = schemes["w2a16"]
+    assert (w2["weight_bits"], w2["activation_bits"], w2["kv_cache_bits"]) == (2, 16, 16)
+    assert not w2["runs_on_vllm_cpu"] and not w2["runs_on_vllm_gpu"]
+    assert w2["serving"].startswith("emulated only")
+    w4a4 = schemes["w4a4"]
+    assert (w4a4["weight_bits"], w4a4["activation_bits"]) == (4, 4) and "not its int4 activations" in w4a4[
+        "serving"
+    ]
+    assert schemes["w8a8-int8"]["runs_on_vllm_cpu"] and schemes["w8a8-int8"]["activation_bits"] == 8
+    assert schemes["fp8-kv"]["kv_cache_bits"] == 8 and schemes["bf16"]["weight_bits"] == 16

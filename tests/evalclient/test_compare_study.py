@@ -16,7 +16,7 @@ import pytest
 
 from evalclient.compare import load_run, main, sign_test_p
 from evalclient.compare_study import build_study, cell_text
-from evalclient.records import SampleRecord
+from evalclient.records import UNLIMITED_BUDGET, SampleRecord
 from tests.evalclient.test_compare import record, write_run
 
 LEVELS = ("easy", "medium", "hard")
@@ -57,7 +57,7 @@ def _records(changes: dict[str, tuple[int, int]], reasoning_tokens: int) -> list
                     name,
                     right,
                     benchmark="toy-arith",
-                    thinking_budget=None,
+                    thinking_budget=UNLIMITED_BUDGET,
                     meta=meta,
                     reasoning_tokens=reasoning_tokens,
                 )
@@ -90,11 +90,11 @@ def study_runs(tmp_path: Path) -> list[Path]:
 def test_study_rows_have_the_known_differences_and_p_values(study_runs: list[Path]) -> None:
     study = build_study([load_run(path) for path in study_runs], resamples=500)
     assert study.level_key == "difficulty" and study.levels == list(LEVELS)
-    assert study.budgets == [64, None]
+    assert study.budgets == [64, UNLIMITED_BUDGET]
     rows = {(row.run, row.thinking_budget): row for row in study.rows}
-    baseline = rows["bf16", None]
+    baseline = rows["bf16", UNLIMITED_BUDGET]
     assert baseline.overall.vs_baseline is None and baseline.overall.accuracy == pytest.approx(87 / 90)
-    w2 = rows["w2a16", None]
+    w2 = rows["w2a16", UNLIMITED_BUDGET]
     assert w2.emulated and w2.weight_bits == 2 and w2.emulation == "weights only: 2-bit weights"
     assert w2.overall.vs_baseline is not None
     assert w2.overall.vs_baseline.difference == pytest.approx(-15 / 90)
@@ -111,12 +111,12 @@ def test_study_rows_have_the_known_differences_and_p_values(study_runs: list[Pat
     easy = w2.by_level["easy"].vs_baseline
     assert easy is not None and easy.difference == 0 and easy.p_value == 1.0
     assert w2.reasoning_change == pytest.approx(20) and w2.reasoning_ratio == pytest.approx(1.2)
-    w8 = rows["w8a8-int8", None]
+    w8 = rows["w8a8-int8", UNLIMITED_BUDGET]
     assert not w8.emulated and w8.weight_bits == 8
     assert w8.by_level["hard"].vs_baseline is not None
     assert (w8.by_level["hard"].vs_baseline.wins, w8.by_level["hard"].vs_baseline.losses) == (1, 1)
     assert w8.overall.vs_baseline is not None and w8.overall.vs_baseline.p_value == 1.0
-    w4 = rows["w4a16", None]
+    w4 = rows["w4a16", UNLIMITED_BUDGET]
     assert w4.overall.vs_baseline is not None and w4.overall.vs_baseline.p_value == pytest.approx(0.5)
     # budget 64: the same problems solved by every run
     for scheme in STUDY:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from benchmark_data import CARRIED_DIR
 from evalclient.benchmarks import get_benchmark
 from evalclient.records import Problem
 from evalclient.scoring import gsm8k_gold, last_boxed, quick_math_verdict, score_gsm8k, score_math
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+DATA = CARRIED_DIR
 
 
 def problem(gold: str) -> Problem:

@@ -30,8 +30,8 @@ def test_unknown_model_is_404(client: openai.OpenAI) -> None:
         ({"messages": QUESTION, "max_completion_tokens": 0}, "max_completion_tokens"),
         ({"messages": [{"role": "user", "content": "x" * 2000}]}, "messages"),
         ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages"),
-        ({"messages": QUESTION, "stop": [""]}, None),
-        ({"messages": QUESTION, "top_k": -5}, None),
+        ({"messages": QUESTION, "stop": [""]}, "stop"),
+        ({"messages": QUESTION, "top_k": -5}, "top_k"),
     ],
 )
 def test_bad_requests_are_400_envelopes(server: ServerProcess, payload: dict, param: str | None) -> None:
