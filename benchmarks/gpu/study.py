@@ -387,8 +387,11 @@ def command_run(args: argparse.Namespace) -> None:
     if args.build_only:
         return
     cells = [cell for cell in PLANS[args.plan] if not args.only or cell.key in args.only]
+    # Results of one shape at another tensor-parallel size are another section of the report.
+    tp = args.tensor_parallel_size
+    shape_label = args.shape if tp == 1 else f"{args.shape}-tp{tp}"
     for cell in cells:
-        if f"{cell.key}|{args.shape}" in done:
+        if f"{cell.key}|{shape_label}" in done:
             continue
         need = estimated_seconds(cell, work, args.shape)
         if deadline and time.monotonic() + need > deadline:
@@ -399,13 +402,14 @@ def command_run(args: argparse.Namespace) -> None:
         except Exception as exc:  # one failed cell is a result too; the study goes on
             log(f"{cell.key} FAILED: {exc}")
             record = {"shape": args.shape, **asdict(cell), "key": cell.key, "error": str(exc)[-3000:]}
+        record["shape"], record["tensor_parallel_size"] = shape_label, tp
         record["host"] = json.loads((work / "host.json").read_text())
         with results.open("a") as out:
             out.write(json.dumps(record) + "\n")
         shutil.copy(results, args.out / "results.jsonl")
         # Free the disk: a 7B artifact is 5-15 GB; keep W4A16 (two kernels and +fp8-kv use it).
         if cell.scheme not in ("bf16", "w4a16") and not any(
-            c.scheme == cell.scheme and f"{c.key}|{args.shape}" not in done | {f"{cell.key}|{args.shape}"}
+            c.scheme == cell.scheme and f"{c.key}|{shape_label}" not in done | {f"{cell.key}|{shape_label}"}
             for c in cells
         ):
             shutil.rmtree(work / f"artifact-{args.shape}-{cell.scheme}", ignore_errors=True)

@@ -12,7 +12,8 @@ import pytest
 from benchmark_data import CARRIED_DIR, DATA_DIR_ENV, chosen_data_dir, data_dir
 from evalclient.benchmarks import get_benchmark
 from loadtest.datasets import benchmark_path
-from quantize.job import QuantizeRequest, reasoning_prompts
+from quantize.gather import reasoning_prompts
+from quantize.request import QuantizeRequest
 
 
 def test_the_carried_files_are_the_ones_the_readme_names() -> None:
