@@ -45,13 +45,14 @@ from server.protocol import (
     CompletionResponse,
     ModelCard,
     ModelList,
-    SamplingRequest,
     VersionInfo,
 )
+from server.protocol_responses import ResponseObject, ResponsesRequest, ResponseStreamEvent
 from server.readiness import self_test
 from server.sampling import EngineLimits
 from server.serving_chat import ChatService
 from server.serving_completion import CompletionService
+from server.serving_responses import ResponsesService
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +93,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
         from transformers import AutoTokenizer
 
         model_info = describe_model(config.model)
+        _check_tool_call_parser(config.tool_call_parser)
         engine = engine_factory(config)
         try:
             tokenizer = AutoTokenizer.from_pretrained(config.model)
@@ -110,7 +112,9 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
                 think_format=resolve_think_format(config, tokenizer.chat_template),
                 thinking_defaults=config.thinking_defaults(),
                 metrics=metrics,
+                tool_call_parser=config.tool_call_parser,
             )
+            app.state.responses = ResponsesService(app.state.chat)
             app.state.not_ready = None
             if config.startup_self_test:
                 app.state.not_ready = await self_test(
@@ -125,7 +129,7 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
 
     app = FastAPI(title="quantreason", version=project_version(), lifespan=lifespan)
     _install_error_handlers(app)
-    finish_openapi(app, extra_models=[ChatCompletionChunk])
+    finish_openapi(app, extra_models=[ChatCompletionChunk, ResponseStreamEvent])
     app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
     in_flight = InFlightLimit(config.max_pending_requests)
 
@@ -190,13 +194,20 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
     async def completions(body: CompletionRequest, request: Request) -> Response:
         return await respond(request, body, request.app.state.completion, f"cmpl-{uuid.uuid4().hex}")
 
+    @v1.post(
+        "/responses",
+        response_model=None,
+        responses=generation_responses(ResponseObject, ResponseStreamEvent, auth=auth, done_event=False),
+    )
+    async def responses(body: ResponsesRequest, request: Request) -> Response:
+        return await respond(request, body, request.app.state.responses, f"resp_{uuid.uuid4().hex}")
+
     async def respond(request: Request, body: Any, service: Any, request_id: str) -> Response:
-        """Run a chat or text completion, streamed or not, within the in-flight limit.
+        """Run a chat or text completion or a response, streamed or not, within the in-flight limit.
 
         Every error the request can cause comes before the first byte: ``service.prepare`` checks
         what needs no engine, and a stream's first event is pulled before the status line, so what
         the engine refuses is a plain 4xx too, never a 200 whose stream holds the error."""
-        _log_unknown_fields(body)
         in_flight.acquire()
         try:
             job = service.prepare(body)
@@ -261,9 +272,11 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | Non
             return None
 
 
-def _log_unknown_fields(body: SamplingRequest) -> None:
-    if body.model_extra:
-        logger.warning("ignoring unsupported request fields: %s", ", ".join(sorted(body.model_extra)))
+def _check_tool_call_parser(name: str | None) -> None:
+    from server.vllm_compat import tool_parser_names
+
+    if name is not None and name not in (known := tool_parser_names()):
+        raise ValueError(f"--tool-call-parser {name!r} is not one of vLLM's: {', '.join(known)}")
 
 
 def _error_response(error: APIError) -> JSONResponse:
@@ -312,4 +325,6 @@ def _invalid_body(exc: RequestValidationError) -> InvalidRequestError:
         return InvalidRequestError(f"body: invalid JSON: {first.get('ctx', {}).get('error', '')}")
     param = ".".join(str(part) for part in path) or None
     reason = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":  # a field the server does not implement
+        reason = "this server does not support this field (docs/api.md lists what each endpoint takes)"
     return InvalidRequestError(f"{param or 'body'}: {reason}", param=param)

@@ -163,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--think-in-prompt", action="store_true", help="its chat template opens the think block itself"
     )
     parser.add_argument(
+        "--tool-call-parser",
+        help='vLLM tool parser for tool_choice "auto", e.g. hermes (as in vLLM); required and named '
+        "tool choices need none",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: info)"
     )
     return parser

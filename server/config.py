@@ -47,6 +47,8 @@ class ServerConfig(BaseModel):
     think_start: str | None = None
     think_end: str | None = None
     think_in_prompt: bool = False
+    # vLLM's tool parser for tool_choice "auto" (as vLLM's --tool-call-parser); None: "auto" is a 400.
+    tool_call_parser: str | None = None
     # Admission: generation requests in flight before 429 (0: unbounded), body size before 413,
     # and how long SIGTERM waits for in-flight requests to finish.
     max_pending_requests: Annotated[int, Field(ge=0)] = 1024

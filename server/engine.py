@@ -43,4 +43,5 @@ def start_engine(config: ServerConfig) -> Any:  # vllm.v1.engine.async_llm.Async
         enforce_eager=config.enforce_eager,
         # Budget forcing continues a choice in a new request on the same prefix: never re-prefill it.
         enable_prefix_caching=True,
+        structured_outputs_config=vllm_compat.structured_outputs_config(),
     )

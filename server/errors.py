@@ -100,5 +100,11 @@ def to_api_error(exc: BaseException) -> APIError:
 def stream_error_event(exc: Exception, request_id: str) -> str:
     """An error after the stream's status line was sent goes in-band, as an SSE event. Only errors
     after the first event get here: the services raise earlier ones, which become a plain 4xx/5xx."""
+    return f"data: {json.dumps(stream_error_body(exc, request_id))}\n\n"
+
+
+def stream_error_body(exc: Exception, request_id: str) -> dict[str, object]:
+    """The error envelope of a stream that failed after its first event (chat and completions send
+    it as an SSE event, the Responses API inside its ``error`` event)."""
     logger.warning("stream %s failed after its first event: %s", request_id, exc)
-    return f"data: {json.dumps(to_api_error(exc).to_dict())}\n\n"
+    return to_api_error(exc).to_dict()

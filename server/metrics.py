@@ -24,7 +24,7 @@ class ServerMetrics:
 
         self._requests = Counter(
             "quantreason:requests",
-            "Chat completion requests, by the quantization scheme of the served model.",
+            "Chat completion and responses requests, by the quantization scheme of the served model.",
             ["model_name", "scheme"],
             registry=registry,
         ).labels(model_name=model_name, scheme=scheme)
@@ -44,6 +44,9 @@ class ServerMetrics:
         ).labels(**labels)
         self.thinking_extensions = counter(
             "quantreason:thinking_extensions", "Extension texts inserted to reach a minimum of thinking."
+        ).labels(**labels)
+        self.tool_calls = counter(
+            "quantreason:tool_calls", "Tool calls returned to clients (chat and responses)."
         ).labels(**labels)
         self.empty_answers = counter(
             "quantreason:empty_answers", "Choices that finished with an empty answer."

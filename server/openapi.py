@@ -2,9 +2,9 @@
 
 A route declares its responses with these helpers, e.g. for a new generation endpoint::
 
-    @v1.post("/responses", response_model=None, responses=generation_responses(Response, ResponseEvent))
+    @v1.post("/responses", response_model=None, responses=generation_responses(Body, Event, auth=auth))
 
-and names its stream's event model in ``finish_openapi(app, extra_models=[..., ResponseEvent])``, which
+and names its stream's event model in ``finish_openapi(app, extra_models=[..., Event])``, which
 also drops FastAPI's 422 (validation errors are 400 here, see server/app.py).
 """
 
@@ -47,18 +47,32 @@ def error_responses(*statuses: int) -> Responses:
     return responses
 
 
-def generation_responses(body: type[BaseModel], chunk: type[BaseModel], *, auth: bool) -> Responses:
-    """A generation endpoint: ``body`` as JSON, or with ``stream: true`` server-sent events of ``chunk``."""
+def generation_responses(
+    body: type[BaseModel], chunk: type[BaseModel], *, auth: bool, done_event: bool = True
+) -> Responses:
+    """A generation endpoint: ``body`` as JSON, or with ``stream: true`` server-sent events of ``chunk``
+    (ending with ``data: [DONE]`` when ``done_event``; the Responses API ends with its last event)."""
     stream = {
-        "schema": {"type": "string"},
+        # Each event as an SSE parser reads it (OpenAPI 3.2's reading, which schemathesis checks);
+        # what its data holds is the chunk model, named in the extension.
+        "schema": {
+            "type": "object",
+            "properties": {
+                "event": {"type": "string"},
+                "data": {"type": "string"},
+                "id": {"type": "string"},
+                "retry": {"type": "integer"},
+            },
+            "required": ["data"],
+        },
         "x-event-schema": {"$ref": f"#/components/schemas/{chunk.__name__}"},
     }
     ok = {
         "model": body,
         "description": (
-            f"The {body.__name__}; with `stream: true`, server-sent events `data: <{chunk.__name__}>` "
-            "ending with `data: [DONE]` (an error after the first event is one event holding the error "
-            "envelope)."
+            f"The {body.__name__}; with `stream: true`, server-sent events `data: <{chunk.__name__}>`"
+            + (" ending with `data: [DONE]`" if done_event else "")
+            + " (an error after the first event is one event holding the error envelope)."
         ),
         "content": {"text/event-stream": stream},
     }

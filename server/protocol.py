@@ -3,9 +3,11 @@
 Requests are validated completely here or in the service's ``prepare`` (what needs the tokenizer or the
 engine's limits), before any response byte; the pattern for a new field or endpoint:
 
-- request models derive from ``_Request`` (and nested objects from ``_Strict``): strict types as in
+- request models and the objects nested in them derive from ``_Request``: strict types as in
   OpenAI's API (a boolean is not an integer, a string is not a boolean; an integer is a number), no
-  NaN or infinity, and every bound as a ``Field`` constraint, so that /openapi.json states it;
+  NaN or infinity, every bound as a ``Field`` constraint, so that /openapi.json states it, and an
+  unknown field is a 400 naming it (``extra="forbid"``; fields OpenAI accepts without effect on the
+  output are declared, and documented as ignored);
 - integers that reach vLLM (which serializes them as 64-bit) carry a range: ``Int64`` or tighter;
 - response models are plain models here, declared on the route with ``server/openapi.py``'s helpers.
 """
@@ -30,8 +32,21 @@ class _Strict(BaseModel):
 
 
 class _Request(_Strict):
-    # Unknown fields are accepted, as the OpenAI API and vLLM do, and logged by the router.
-    model_config = ConfigDict(extra="allow")
+    # A field the server does not implement is a 400 naming it, never silently ignored: a client that
+    # asked for something (a schema, a tool) must not get prose back. The few fields OpenAI itself
+    # lets through without effect on the output are declared, and documented as ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class FunctionCall(_Request):
+    name: str
+    arguments: str  # JSON, as a string (OpenAI's wire format)
+
+
+class ToolCall(_Request):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
 
 
 # vLLM hands requests to its engine process as msgpack, where an integer is at most 64 bits; torch
@@ -52,6 +67,9 @@ StopSequence = Annotated[str, Field(min_length=1)]
 class ChatMessage(_Request):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
+    name: str | None = None  # accepted and ignored, as chat templates of open models ignore it
+    tool_calls: list[ToolCall] | None = None  # assistant turns that called tools
+    tool_call_id: str | None = None  # tool turns: which call this is the result of
 
     def text(self) -> str:
         """The message as plain text; only text content parts are supported."""
@@ -70,8 +88,59 @@ class ChatMessage(_Request):
         return "".join(parts)
 
 
-class StreamOptions(_Strict):
+class StreamOptions(_Request):
     include_usage: bool = False
+
+
+FUNCTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"  # OpenAI's rule for function names
+
+
+class FunctionDefinition(_Request):
+    name: Annotated[str, Field(pattern=FUNCTION_NAME_PATTERN)]
+    description: str | None = None
+    parameters: dict[str, Any] | None = None  # a JSON schema; None: no arguments
+    strict: bool | None = None  # arguments always follow the schema here (structured outputs)
+
+
+class ChatTool(_Request):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class FunctionName(_Request):
+    name: str
+
+
+class NamedToolChoice(_Request):
+    type: Literal["function"]
+    function: FunctionName
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
+class JsonSchemaSpec(_Request):
+    name: Annotated[str, Field(pattern=FUNCTION_NAME_PATTERN)]
+    description: str | None = None
+    # "schema" shadows a BaseModel attribute, hence the alias.
+    json_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    strict: bool | None = None  # the answer always follows the schema here
+
+
+class TextFormat(_Request):
+    type: Literal["text"]
+
+
+class JsonObjectFormat(_Request):
+    type: Literal["json_object"]
+
+
+class JsonSchemaFormat(_Request):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
 
 
 # Absurd budgets are refused rather than clamped: they are almost always a unit mistake.
@@ -122,7 +191,11 @@ class SamplingRequest(_Request):
     stream: bool = False
     stream_options: StreamOptions | None = None
     logit_bias: LogitBias | None = None
+    response_format: ResponseFormat | None = None
+    # Accepted and ignored, as OpenAI does for the output: end-user ids and cache hints.
     user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
     # vLLM extension: generate exactly max_tokens (load tests).
     ignore_eos: bool = False
 
@@ -132,6 +205,9 @@ class ChatCompletionRequest(SamplingRequest):
     max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
     logprobs: bool = False
     top_logprobs: Annotated[int | None, Field(ge=0, le=20)] = None
+    tools: list[ChatTool] | None = None
+    tool_choice: ToolChoice | None = None  # OpenAI's default: "auto" with tools, "none" without
+    parallel_tool_calls: bool = True
     # Thinking controls, in every dialect clients speak; server/thinking.py resolves them.
     thinking_token_budget: RequestedThinkingBudget | None = None  # vLLM; -1 = unlimited
     max_thinking_tokens: RequestedThinkingBudget | None = None
@@ -188,6 +264,21 @@ class ResponseMessage(BaseModel):
     # Both spellings: DeepSeek's API and older vLLM say reasoning_content, newer vLLM reasoning.
     reasoning_content: str | None = None
     reasoning: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class DeltaFunctionCall(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class DeltaToolCall(BaseModel):
+    """As OpenAI streams a call: id, type and name on its first delta, then argument fragments."""
+
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: DeltaFunctionCall
 
 
 class BudgetForcingReport(BaseModel):
@@ -228,6 +319,7 @@ class DeltaMessage(BaseModel):
     content: str | None = None
     reasoning_content: str | None = None
     reasoning: str | None = None
+    tool_calls: list[DeltaToolCall] | None = None
 
 
 class ChatChunkChoice(BaseModel):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from server import vllm_compat
 from server.errors import InvalidRequestError, ModelNotFoundError, engine_errors_mapped
 from server.protocol import INT64_MIN, SamplingRequest
+from server.structured import AnswerConstraint
 
 if TYPE_CHECKING:
     from vllm import RequestOutput, SamplingParams
@@ -110,6 +111,20 @@ def build_sampling_params(
             output_kind=vllm_compat.delta_output_kind(),
             **optional,
         )
+
+
+def constrain(engine: AsyncLLM, params: SamplingParams, constraint: AnswerConstraint) -> SamplingParams:
+    """``params`` under ``constraint``, checked by vLLM now: a schema its grammar backend cannot
+    compile is a 400 before anything is generated, not an error mid-stream."""
+    from server.vllm_compat import validation_errors, verify_params
+
+    constrained = params.clone()
+    try:
+        constrained.structured_outputs = constraint.structured_outputs()
+        verify_params(engine, constrained)
+    except validation_errors() as exc:
+        raise InvalidRequestError(f"{constraint.param}: {exc}", param=constraint.param) from exc
+    return constrained
 
 
 def choice_params(params: SamplingParams, seed: int | None, index: int) -> SamplingParams:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,10 @@ from server.protocol import (
     ChoiceLogprobs,
     CompletionTokensDetails,
     DeltaMessage,
+    DeltaToolCall,
     ResponseMessage,
     TokenLogprob,
+    ToolCall,
     TopLogprob,
     Usage,
 )
@@ -36,9 +38,13 @@ from server.sampling import (
     check_model,
     choice_params,
     completion_limit,
+    constrain,
     generate,
 )
+from server.structured import constraint_from_format
 from server.thinking import ThinkingDefaults, ThinkingPlan, plan_thinking
+from server.tool_stream import ToolCallStream
+from server.tools import ToolPlan, plan_tools, template_messages, template_supports_tools
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -46,30 +52,63 @@ if TYPE_CHECKING:
     from vllm.v1.engine.async_llm import AsyncLLM
 
 
+@dataclass(frozen=True)
+class ChatJob:
+    """A chat request that passed every check, made ready for the engine: what ``create``,
+    ``stream`` and ``run`` (the Responses API's too) run its choices on."""
+
+    request: ChatCompletionRequest
+    prompt_ids: list[int]
+    params: SamplingParams  # thinking, and the answer when it is free
+    answer_params: SamplingParams | None  # the answer under a structured-output constraint
+    limit: int  # completion tokens per choice
+    plan: ThinkingPlan
+    tools: ToolPlan
+    top_logprobs: int | None  # None: no logprobs
+
+    @property
+    def n(self) -> int:
+        return self.request.n
+
+    @property
+    def seed(self) -> int | None:
+        return self.request.seed
+
+
 @dataclass
-class _ChoiceState:
+class ChoiceState:
     """What one choice has produced so far: the streaming path and the final usage both need it."""
 
     splitter: ReasoningSplitter | None
+    calls: ToolCallStream
     token_ids: list[int] = field(default_factory=list)
     reasoning: str = ""
-    answer: str = ""
+    answer: str = ""  # the answer's text as generated (a tool call's JSON included)
     finish_reason: str | None = None
     report: BudgetForcingReport | None = None
     logprobs: list[TokenLogprob] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_answer_at: float | None = None
 
+    @property
+    def content(self) -> str | None:
+        return self.calls.content
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return self.calls.calls
+
 
 @dataclass(frozen=True)
-class ChatJob:
-    """A request that passed every check; what ``create`` and ``stream`` run."""
+class ChoiceUpdate:
+    """What one piece of one choice added, as the client sees it."""
 
-    request: ChatCompletionRequest
-    prompt_ids: list[int]
-    params: SamplingParams
-    limit: int
-    plan: ThinkingPlan
+    index: int
+    reasoning: str
+    content: str
+    tool_calls: list[DeltaToolCall]
+    logprobs: list[TokenLogprob]
+    state: ChoiceState
 
 
 class ChatService:
@@ -83,6 +122,7 @@ class ChatService:
         think_format: ThinkFormat | None,
         thinking_defaults: ThinkingDefaults | None = None,
         metrics: ServerMetrics | None = None,
+        tool_call_parser: str | None = None,
     ) -> None:
         self._metrics = metrics
         self._engine = engine
@@ -90,6 +130,8 @@ class ChatService:
         self.model_name = model_name
         self.limits = limits
         self._thinking_defaults = thinking_defaults or ThinkingDefaults()
+        self._tool_call_parser = tool_call_parser
+        self._native_tools = template_supports_tools(tokenizer.chat_template)
         self._think_format = think_format
         self._think: ThinkTokens | None = None
         self._open_think: list[int] = []
@@ -113,33 +155,35 @@ class ChatService:
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
     async def create(self, job: ChatJob, request_id: str) -> ChatCompletionResponse:
-        request, plan = job.request, job.plan
-        states = [self._new_state() for _ in range(request.n)]
-        async for index, piece in self._choices(job, request_id):
-            self._advance(states[index], piece, request)
+        states = [self.new_state(job) for _ in range(job.n)]
+        async for _ in self.run(job, request_id, states):
+            pass
         choices = []
         for index, state in enumerate(states):
-            reasoning = state.reasoning if state.splitter and not plan.exclude_reasoning else None
+            reasoning = state.reasoning if state.splitter and not job.plan.exclude_reasoning else None
             choices.append(
                 ChatChoice(
                     index=index,
                     message=ResponseMessage(
-                        content=state.answer, reasoning_content=reasoning, reasoning=reasoning
+                        content=state.content,
+                        reasoning_content=reasoning,
+                        reasoning=reasoning,
+                        tool_calls=state.tool_calls or None,
                     ),
                     finish_reason=state.finish_reason,
-                    logprobs=ChoiceLogprobs(content=state.logprobs) if request.logprobs else None,
+                    logprobs=ChoiceLogprobs(content=state.logprobs) if job.request.logprobs else None,
                     budget_forcing=state.report,
                 )
             )
         return ChatCompletionResponse(
-            id=request_id, model=self.model_name, choices=choices, usage=self._usage(job.prompt_ids, states)
+            id=request_id, model=self.model_name, choices=choices, usage=self.usage(job, states)
         )
 
     async def stream(self, job: ChatJob, request_id: str) -> AsyncIterator[str]:
         """Server-sent events, ending with ``[DONE]``. An error before the first event is raised (the
         router answers it with a plain error response); one after it arrives in-band."""
-        request, plan = job.request, job.plan
-        states = [self._new_state() for _ in range(request.n)]
+        request = job.request
+        states = [self.new_state(job) for _ in range(job.n)]
         created = int(time.time())
 
         def event(choices: list[ChatChunkChoice], usage: Usage | None = None) -> str:
@@ -150,28 +194,33 @@ class ChatService:
 
         # Each choice's role comes with its first token, as in vLLM: a role chunk sent before any
         # token would make clients measure a time to first token that nothing was generated in.
-        announced = [False] * request.n
+        announced = [False] * job.n
         try:
-            async for index, piece in self._choices(job, request_id):
-                state = states[index]
-                reasoning, answer, logprobs = self._advance(state, piece, request)
-                if plan.exclude_reasoning:
-                    reasoning = ""
+            async for update in self.run(job, request_id, states):
+                state = update.state
+                reasoning = "" if job.plan.exclude_reasoning else update.reasoning
                 delta = DeltaMessage(
-                    role=None if announced[index] else "assistant",
-                    content=answer or None,
+                    role=None if announced[update.index] else "assistant",
+                    content=update.content or None,
                     reasoning_content=reasoning or None,
                     reasoning=reasoning or None,
+                    tool_calls=update.tool_calls or None,
                 )
-                if delta.content or delta.reasoning or logprobs or state.finish_reason:
-                    announced[index] = True
+                if (
+                    delta.content
+                    or delta.reasoning
+                    or delta.tool_calls
+                    or update.logprobs
+                    or state.finish_reason
+                ):
+                    announced[update.index] = True
                     yield event(
                         [
                             ChatChunkChoice(
-                                index=index,
+                                index=update.index,
                                 delta=delta,
                                 finish_reason=state.finish_reason,
-                                logprobs=ChoiceLogprobs(content=logprobs) if logprobs else None,
+                                logprobs=ChoiceLogprobs(content=update.logprobs) if update.logprobs else None,
                                 budget_forcing=state.report if state.finish_reason else None,
                             )
                         ]
@@ -183,18 +232,25 @@ class ChatService:
             yield "data: [DONE]\n\n"
             return
         if request.stream_options and request.stream_options.include_usage:
-            yield event([], usage=self._usage(job.prompt_ids, states))
+            yield event([], usage=self.usage(job, states))
         yield "data: [DONE]\n\n"
 
-    def _choices(self, job: ChatJob, request_id: str) -> AsyncIterator[tuple[int, Piece]]:
-        return merge_choices(lambda index: self._choice(job, request_id, index), job.request.n)
+    async def run(
+        self, job: ChatJob, request_id: str, states: list[ChoiceState]
+    ) -> AsyncIterator[ChoiceUpdate]:
+        """Generate every choice of ``job`` into ``states``; one update per piece."""
+        async for index, piece in merge_choices(lambda index: self._choice(job, request_id, index), job.n):
+            yield self._advance(index, states[index], piece, job)
 
     def _choice(self, job: ChatJob, request_id: str, index: int) -> AsyncIterator[Piece]:
         """One choice's pieces; choices run as separate requests, since their phases diverge."""
-        params = choice_params(job.params, job.request.seed, index)
+        params = choice_params(job.params, job.seed, index)
         choice_id = f"{request_id}-{index}"
         if self._think is None:
+            if job.answer_params is not None:
+                params = choice_params(job.answer_params, job.seed, index)
             return run_plain(self._generate, job.prompt_ids, params, choice_id)
+        answer_params = job.answer_params
         return run_with_budget(
             self._generate,
             job.prompt_ids + self._open_think,
@@ -204,22 +260,36 @@ class ChatService:
             think=self._think,
             encode=self._encode,
             request_id=choice_id,
+            answer_params=None if answer_params is None else choice_params(answer_params, job.seed, index),
         )
 
-    def _new_state(self) -> _ChoiceState:
-        return _ChoiceState(splitter=ReasoningSplitter(self._think_format) if self._think_format else None)
+    def new_state(self, job: ChatJob) -> ChoiceState:
+        return ChoiceState(
+            splitter=ReasoningSplitter(self._think_format) if self._think_format else None,
+            calls=ToolCallStream(job.tools, self._tokenizer),
+        )
 
     def prepare(self, request: ChatCompletionRequest) -> ChatJob:
         """Every check of the request that needs no engine round trip; raises ``APIError``."""
         check_model(request.model, self.model_name)
+        tools = plan_tools(
+            request.tools,
+            request.tool_choice,
+            parallel=request.parallel_tool_calls,
+            parser=self._tool_call_parser,
+        )
+        format_constraint = constraint_from_format(request.response_format, "response_format")
+        tool_constraint = tools.constraint()
+        if format_constraint is not None and tool_constraint is not None:
+            raise InvalidRequestError(
+                "response_format and a forced tool call (tool_choice) cannot both constrain the answer",
+                param="response_format",
+            )
+        constraint = tool_constraint or format_constraint
         try:
-            # Chat templates of open models predate OpenAI's "developer" role: it is the system turn.
-            messages = [
-                {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in request.messages
-            ]
+            messages, tool_list = template_messages(request.messages, tools.tools, native=self._native_tools)
             prompt_text = self._tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False
+                messages, tools=tool_list, add_generation_prompt=True, tokenize=False
             )
         except ValueError as exc:  # bad content parts; a model without a chat template
             raise InvalidRequestError(str(exc), param="messages") from exc
@@ -234,24 +304,32 @@ class ChatService:
             prompt_param="messages",
         )
         plan = plan_thinking(request, self._thinking_defaults)
-        logprobs = (request.top_logprobs or 0) if request.logprobs else None
-        check_logprobs(logprobs, self.limits.max_logprobs, param="top_logprobs")
+        top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
+        check_logprobs(top_logprobs, self.limits.max_logprobs, param="top_logprobs")
         params = build_sampling_params(
-            request, max_tokens=limit, logprobs=logprobs, vocab_size=self.limits.vocab_size
+            request, max_tokens=limit, logprobs=top_logprobs, vocab_size=self.limits.vocab_size
         )
+        answer_params = constrain(self._engine, params, constraint) if constraint else None
         if self._metrics is not None:
             self._metrics.request()
-        return ChatJob(request, prompt_ids, params, limit, plan)
+        return ChatJob(
+            request=request,
+            prompt_ids=prompt_ids,
+            params=params,
+            answer_params=answer_params,
+            limit=limit,
+            plan=plan,
+            tools=tools,
+            top_logprobs=top_logprobs,
+        )
 
     def _generate(
         self, prompt_ids: list[int], params: SamplingParams, request_id: str
     ) -> AsyncIterator[RequestOutput]:
         return generate(self._engine, prompt_ids, params, request_id)
 
-    def _advance(
-        self, state: _ChoiceState, piece: Piece, request: ChatCompletionRequest
-    ) -> tuple[str, str, list[TokenLogprob]]:
-        """Take one piece of one choice; return its (reasoning, answer) text and logprobs."""
+    def _advance(self, index: int, state: ChoiceState, piece: Piece, job: ChatJob) -> ChoiceUpdate:
+        """Take one piece of one choice; return what it adds."""
         state.token_ids += piece.token_ids
         if state.splitter is None:
             reasoning, answer = "", piece.text
@@ -266,18 +344,25 @@ class ChatService:
         state.answer += answer
         if answer and state.first_answer_at is None:
             state.first_answer_at = time.monotonic()
+        content, tool_calls = state.calls.feed(answer)
         if finished:
+            tail_content, tail_calls = state.calls.finish()
+            content += tail_content
+            tool_calls += tail_calls
             state.finish_reason = piece.finish_reason
+            if state.tool_calls and piece.finish_reason == "stop":
+                state.finish_reason = "tool_calls"
             state.report = piece.report
             self._observe(state)
-        logprobs = self._logprobs(piece, request.top_logprobs or 0) if request.logprobs else []
+        top_k = job.top_logprobs
+        logprobs = self._logprobs(piece, top_k) if top_k is not None else []
         state.logprobs += logprobs
-        return reasoning, answer, logprobs
+        return ChoiceUpdate(index, reasoning, content, tool_calls, logprobs, state)
 
-    def _observe(self, state: _ChoiceState) -> None:
+    def _observe(self, state: ChoiceState) -> None:
         if self._metrics is None:
             return
-        reasoning = self._reasoning_tokens(state)
+        reasoning = self.reasoning_tokens(state)
         closed = self._think is not None and self._think.end_id in state.token_ids
         self._metrics.reasoning_tokens.observe(reasoning)
         self._metrics.answer_tokens.observe(len(state.token_ids) - reasoning - int(closed))
@@ -285,11 +370,12 @@ class ChatService:
             self._metrics.time_to_first_answer_token.observe(state.first_answer_at - state.started)
         if not state.answer.strip():
             self._metrics.empty_answers.inc()
+        self._metrics.tool_calls.inc(len(state.tool_calls))
         if state.report is not None:
             self._metrics.forced_thinking_ends.inc(int(state.report.forced_end))
             self._metrics.thinking_extensions.inc(state.report.extensions)
 
-    def _reasoning_tokens(self, state: _ChoiceState) -> int:
+    def reasoning_tokens(self, state: ChoiceState) -> int:
         if state.splitter is None:
             return 0
         # Reasoning is what precedes the end delimiter, inserted extensions and wrap-up included.
@@ -297,14 +383,15 @@ class ChatService:
             return state.token_ids.index(self._think.end_id)
         return len(state.token_ids) if state.splitter.in_reasoning else 0
 
-    def _usage(self, prompt_ids: Sequence[int], states: list[_ChoiceState]) -> Usage:
+    def usage(self, job: ChatJob, states: list[ChoiceState]) -> Usage:
+        prompt_tokens = len(job.prompt_ids)
         completion_tokens = sum(len(s.token_ids) for s in states)
         return Usage(
-            prompt_tokens=len(prompt_ids),
+            prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            total_tokens=len(prompt_ids) + completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
             completion_tokens_details=CompletionTokensDetails(
-                reasoning_tokens=sum(self._reasoning_tokens(s) for s in states)
+                reasoning_tokens=sum(self.reasoning_tokens(s) for s in states)
             ),
         )
 

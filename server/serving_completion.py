@@ -20,8 +20,10 @@ from server.sampling import (
     check_token_ids,
     choice_params,
     completion_limit,
+    constrain,
     generate,
 )
+from server.structured import constraint_from_format
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -139,6 +141,8 @@ class CompletionService:
         params = build_sampling_params(
             request, max_tokens=limit, logprobs=request.logprobs, vocab_size=self.limits.vocab_size
         )
+        if constraint := constraint_from_format(request.response_format, "response_format"):
+            params = constrain(self._engine, params, constraint)
         if self._metrics is not None:
             self._metrics.request()
         return CompletionJob(request, prompt_ids, prompt_text, params)

@@ -14,6 +14,12 @@ Differences, by release (read from each release's source):
   the scheduler's generic batch defaults; ``vllm serve`` passes ``OPENAI_API_SERVER`` (8192 batched
   tokens and 1024 sequences on an 80 GB-class GPU in 0.26; 0.32 raised the batched tokens to 16384
   on some parts). ``serve`` is an OpenAI API server, so it passes the same context.
+
+Structured outputs and tool parsers, read from 0.26 and 0.32: both spell them
+``SamplingParams(structured_outputs=StructuredOutputsParams(...))`` (``guided_decoding`` is gone),
+configure the backend in ``StructuredOutputsConfig``, check a request with ``SamplingParams.verify``
+as ``AsyncLLM.input_processor`` does, and keep tool parsers in ``vllm.tool_parsers`` with the chat
+request model they take in ``vllm.entrypoints.openai.chat_completion.protocol``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+    from vllm import SamplingParams
     from vllm.v1.engine.async_llm import AsyncLLM
 
 SUPPORTED_RANGE = ">=0.26,<0.34"
@@ -128,3 +136,65 @@ def engine_limits(engine: AsyncLLM) -> dict[str, Any]:
         "num_gpu_blocks": getattr(cache, "num_gpu_blocks", None),
         "block_size": getattr(cache, "block_size", None),
     }
+
+
+def structured_outputs(*, json_schema: dict[str, Any] | None = None, json_object: bool = False) -> Any:
+    """vLLM's structured-output constraint: a JSON schema, or any JSON object."""
+    from vllm.sampling_params import StructuredOutputsParams
+
+    if json_schema is not None:
+        return StructuredOutputsParams(json=json_schema)
+    if json_object:
+        return StructuredOutputsParams(json_object=True)
+    raise ValueError("a structured-output constraint needs a schema or json_object")
+
+
+def structured_outputs_config() -> Any:
+    """The engine's structured-output settings: llguidance (it covers more of JSON schema than
+    xgrammar, numeric bounds included), with compact JSON: a grammar that allows whitespace anywhere
+    lets a small model emit newlines until the token limit. Both are engine-wide settings (vLLM
+    refuses ``disable_any_whitespace`` with its ``auto`` backend)."""
+    from vllm.config import StructuredOutputsConfig
+
+    return StructuredOutputsConfig(backend="guidance", disable_any_whitespace=True)
+
+
+def verify_params(engine: AsyncLLM, params: SamplingParams) -> None:
+    """Run the engine's own checks of ``params`` (a schema its grammar backend cannot compile
+    raises here), so that a bad constraint is refused before a stream starts, not mid-answer."""
+    processor = engine.input_processor
+    params.verify(
+        processor.model_config,
+        getattr(processor, "speculative_config", None),
+        processor.structured_outputs_config,
+        processor.tokenizer,
+    )
+
+
+def validation_errors() -> tuple[type[Exception], ...]:
+    """What vLLM raises for a constraint it refuses (a client error, never a 500)."""
+    return (ValueError, *client_errors())
+
+
+def tool_parser_names() -> list[str]:
+    from vllm.tool_parsers import ToolParserManager
+
+    return sorted(ToolParserManager.list_registered())
+
+
+def extract_tool_calls(
+    parser_name: str, tokenizer: PreTrainedTokenizerBase, tools: list[dict[str, Any]], text: str
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """Run vLLM's tool parser ``parser_name`` on a complete answer: (content, [(name, arguments)])."""
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+    from vllm.tool_parsers import ToolParserManager
+
+    request = ChatCompletionRequest(
+        model="served", messages=[{"role": "user", "content": ""}], tools=tools, tool_choice="auto"
+    )
+    parser = ToolParserManager.get_tool_parser(parser_name)(tokenizer, request.tools)
+    extracted = parser.extract_tool_calls(text, request)
+    if not extracted.tools_called:
+        return text, []
+    calls = [(call.function.name, call.function.arguments) for call in extracted.tool_calls]
+    return extracted.content, calls

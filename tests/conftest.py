@@ -64,6 +64,9 @@ def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> S
         WRAPUP,
         "--effort-budgets",
         ",".join(f"{level}={tokens}" for level, tokens in EFFORT_BUDGETS.items()),
+        # vLLM's Hermes parser finds tool calls in answers where tool_choice is "auto".
+        "--tool-call-parser",
+        "hermes",
         *extra_args,
         api_key=API_KEY,
         log_path=log_path,

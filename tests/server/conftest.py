@@ -9,6 +9,15 @@ import pytest
 from launcher import ServerProcess
 from tests.conftest import API_KEY
 
+# A question the tiny reasoner was trained on the like of, and a schema for its answer.
+REASONER_QUESTION = "Ann has 47 coins, gets 38 more. How many now?"
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "integer", "minimum": 0, "maximum": 9999}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+
 
 @pytest.fixture(scope="session")
 def client(server: ServerProcess) -> openai.OpenAI:
@@ -18,6 +27,11 @@ def client(server: ServerProcess) -> openai.OpenAI:
 @pytest.fixture(scope="session")
 def async_client(server: ServerProcess) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def reasoner(reasoner_server: ServerProcess) -> openai.OpenAI:
+    return openai.OpenAI(base_url=reasoner_server.base_url, api_key=API_KEY, max_retries=0)
 
 
 def metric(server: ServerProcess, name: str) -> float:

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from launcher import ServerProcess
 from server.protocol import ChatCompletionRequest, CompletionRequest
+from server.protocol_responses import ResponsesRequest
 from tests.conftest import API_KEY, SERVED_MODEL_NAME
 
 pytestmark = pytest.mark.server
@@ -32,7 +33,17 @@ BASE = {"model": SERVED_MODEL_NAME, "max_tokens": MAX_TOKENS}
 ENDPOINTS: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "/chat/completions": (ChatCompletionRequest, {**BASE, "messages": [{"role": "user", "content": "hi"}]}),
     "/completions": (CompletionRequest, {**BASE, "prompt": "hi"}),
+    "/responses": (
+        ResponsesRequest,
+        {
+            "model": SERVED_MODEL_NAME,
+            "max_output_tokens": MAX_TOKENS,
+            "input": [{"role": "user", "content": "hi"}],
+        },
+    ),
 }
+# The Responses API's stream ends with one of these events (no [DONE]); its body has output items.
+RESPONSES_LAST = {"response.completed", "response.incomplete"}
 EXAMPLES = 200  # each is one real request; ~1 min on 2 cores
 
 Path = tuple[str | int, ...]
@@ -73,10 +84,17 @@ def with_value(base: dict[str, Any], path: Path, value: Any) -> Any:
     body = json.loads(json.dumps(base))
     target: Any = body
     for key, next_key in itertools.pairwise(path):
+        kind = list if isinstance(next_key, int) else dict
         if isinstance(target, list):
-            target = target[key]  # type: ignore[index]
-        else:
-            target = target.setdefault(key, [] if isinstance(next_key, int) else {})
+            assert isinstance(key, int)
+            target.extend({} for _ in range(key + 1 - len(target)))
+        # A parent of the wrong shape (a string content that the path goes into) is replaced.
+        if not isinstance(target[key] if isinstance(target, list) else target.get(key), kind):
+            target[key] = kind()
+        target = target[key]
+    if isinstance(target, list):
+        assert isinstance(path[-1], int)
+        target.extend({} for _ in range(path[-1] + 1 - len(target)))
     target[path[-1]] = value
     return body
 
@@ -115,10 +133,17 @@ def test_any_json_in_any_field(server: ServerProcess) -> None:
             error = response.json()["error"]
             assert set(error) == {"message", "type", "param", "code"}, described
             assert error["code"] == response.status_code, described
+        elif endpoint == "/responses" and response.headers["content-type"].startswith("text/event-stream"):
+            lines = response.text.splitlines()
+            events = [json.loads(line.removeprefix("data: ")) for line in lines if line.startswith("data: ")]
+            assert events[-1]["type"] in RESPONSES_LAST, described
+            assert not any(event["type"] == "error" for event in events), described
         elif response.headers["content-type"].startswith("text/event-stream"):
             events = [line.removeprefix("data: ") for line in response.text.splitlines() if line]
             assert events[-1] == "[DONE]", described
             assert not any("error" in json.loads(event) for event in events[:-1]), described
+        elif endpoint == "/responses":
+            assert response.json()["output"], described
         else:
             assert response.json()["choices"], described
 

@@ -74,7 +74,12 @@ def test_responses_conform_to_the_schema(server: ServerProcess, mode: Generation
             assert error["code"] == response.status_code
 
     check()
-    assert {"POST /v1/chat/completions", "POST /v1/completions"} <= seen
+    assert {"POST /v1/chat/completions", "POST /v1/completions", "POST /v1/responses"} <= seen
+
+
+def test_the_fuzz_reaches_every_generation_endpoint(server: ServerProcess) -> None:
+    paths = set(schemathesis.openapi.from_url(f"{server.url}/openapi.json").raw_schema["paths"])
+    assert {"/v1/chat/completions", "/v1/completions", "/v1/responses"} <= paths
 
 
 def bound_generation(case: Any) -> None:
@@ -84,11 +89,13 @@ def bound_generation(case: Any) -> None:
         return
     if isinstance(case.body.get("model"), str):
         case.body["model"] = SERVED_MODEL_NAME
-    for field in ("max_tokens", "max_completion_tokens"):
+    for field in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
         value = case.body.get(field)
         if _is_int(value) and value > MAX_FUZZED_TOKENS:
             case.body[field] = MAX_FUZZED_TOKENS
-    if case.path.endswith("/chat/completions") and not _is_int(case.body.get("max_tokens")):
+    if case.path.endswith("/responses"):
+        case.body.setdefault("max_output_tokens", MAX_FUZZED_TOKENS)  # else the context's worth
+    elif case.path.endswith("/chat/completions") and not _is_int(case.body.get("max_tokens")):
         case.body.setdefault("max_completion_tokens", MAX_FUZZED_TOKENS)  # else the context's worth
     choices = case.body.get("n")
     if _is_int(choices) and MAX_FUZZED_CHOICES < choices <= MAX_CHOICES:

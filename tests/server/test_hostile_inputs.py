@@ -48,6 +48,8 @@ REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], int, str | None]] = {
     "text part of a number": (CHAT, {"messages": NUMBER_PART}, 400, "messages"),
     "minimum over the budget": (CHAT, {"max_thinking_tokens": 4, "min_thinking_tokens": 8}, 400, MIN),
     "model with a lone surrogate": (CHAT, {"model": f"x{LONE}"}, 404, "model"),
+    # Unknown fields are refused (issue 15), a lone surrogate in the name replaced first.
+    "unknown field with a lone surrogate": (CHAT, {f"unknown{LONE}": 1}, 400, "unknown\ufffd"),
 }
 ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "lone surrogate in content": (CHAT, {"messages": [{"role": "user", "content": f"a{LONE}b"}]}),
@@ -61,7 +63,10 @@ ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         CHAT,
         {"thinking_extension_text": LONE, "min_thinking_tokens": 2, "max_thinking_tokens": 3},
     ),
-    "lone surrogate in a key": (CHAT, {f"unknown{LONE}": 1}),
+    "lone surrogate in a content part's key": (
+        CHAT,
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi", f"k{LONE}": 1}]}]},
+    ),
     "seed -2^63, two choices": (CHAT, {"seed": -(2**63), "n": 2}),
     "seed 2^63-1, two choices (wraps)": (TEXT, {"seed": 2**63 - 1, "n": 2}),
     "top_k past the vocabulary": (CHAT, {"top_k": 2**31 - 1}),
