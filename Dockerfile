@@ -33,6 +33,7 @@ COPY evalclient/ evalclient/
 COPY loadtest/ loadtest/
 COPY reasoning_formats/ reasoning_formats/
 COPY launcher/ launcher/
+COPY lifeline/ lifeline/
 COPY openai_wire/ openai_wire/
 COPY tinymodel/ tinymodel/
 COPY demo/ demo/
