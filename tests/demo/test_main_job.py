@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# The demo runs as a child process under its own 1500 s limit: pytest's default 600 s would cut it first.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
