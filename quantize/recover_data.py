@@ -152,7 +152,7 @@ def reasoning_examples(
 ) -> tuple[list[TraceRecord], int, int]:
     """Traces of the source model for up to ``2 * wanted`` prompts, the right ones first ``wanted``; with
     the number of prompts excluded and of traces asked for. Each trace is kept in ``staging`` as it comes."""
-    from quantize.traces import generate_traces, request_traces
+    from quantize.traces import TracePrompt, generate_traces, request_traces
 
     pairs = reference_answers(source.prompts)
     kept_pairs = [(p, a) for p, a in pairs if problem_key(p) not in exclude]
@@ -160,18 +160,26 @@ def reasoning_examples(
     asked = kept_pairs[: 2 * wanted]  # room for wrong answers
     answers = dict(asked)
     prompts = [prompt for prompt, _ in asked]
+    # Problem statements are short: a trace gets --max-tokens, or at most the model's context.
+    candidates = [TracePrompt(prompt, 0) for prompt in prompts]
     traces_path = staging / "traces.jsonl"
     try:
         if source.server:
             console.print(f"asking {source.server} for {len(prompts)} reasoning traces")
             traces = request_traces(
-                source.server.rstrip("/"), prompts, traces_path, source.max_tokens,
+                source.server.rstrip("/"), candidates, len(prompts), traces_path, source.max_tokens,
                 model=source.served_model or "default", api_key=source.api_key,
             )  # fmt: skip
         else:
             console.print(f"generating {len(prompts)} reasoning traces with serve on {source.model}")
             traces = generate_traces(
-                source.model, prompts, traces_path, source.max_tokens, staging / "serve.log", think_format
+                source.model,
+                candidates,
+                len(prompts),
+                traces_path,
+                source.max_tokens,
+                staging / "serve.log",
+                think_format,
             )
     except httpx.HTTPError as exc:
         raise RecoverDataError(f"trace server {source.server}: {exc}") from exc
