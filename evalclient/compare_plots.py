@@ -47,8 +47,9 @@ def plot_accuracy_by_benchmark(runs: Sequence[Run], path: Path) -> Path:
             accuracy, ci_low, ci_high = found
             xs.append(position + (index - (len(runs) - 1) / 2) * width)
             ys.append(100 * accuracy)
-            low.append(100 * (accuracy - ci_low))
-            high.append(100 * (ci_high - accuracy))
+            # An interval bound computed apart from the point estimate may sit a rounding error past it.
+            low.append(max(0.0, 100 * (accuracy - ci_low)))
+            high.append(max(0.0, 100 * (ci_high - accuracy)))
         axis.bar(xs, ys, width, yerr=[low, high], capsize=3, label=run_title(run))
     axis.set_xticks(range(len(cells)), names)
     axis.set_ylabel("accuracy % (95% CI)")
@@ -78,8 +79,8 @@ def plot_accuracy_vs_budget(runs: Sequence[Run], path: Path) -> Path | None:
                 accuracy, ci_low, ci_high = found
                 xs.append(position)
                 ys.append(100 * accuracy)
-                low.append(100 * (accuracy - ci_low))
-                high.append(100 * (ci_high - accuracy))
+                low.append(max(0.0, 100 * (accuracy - ci_low)))
+                high.append(max(0.0, 100 * (ci_high - accuracy)))
             if xs:
                 title = run_title(run)
                 label = title if len(benchmarks) == 1 else f"{title} ({benchmark})"
