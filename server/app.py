@@ -104,12 +104,19 @@ def create_app(config: ServerConfig, engine_factory: Callable[[ServerConfig], An
             app.state.completion = CompletionService(
                 engine, tokenizer, model_name=config.model_name, limits=limits, metrics=metrics
             )
+            think_format = resolve_think_format(config, tokenizer.chat_template)
+            logger.info(
+                "reasoning: %s",
+                f"{think_format.name} ({think_format.start} ... {think_format.end})"
+                if think_format
+                else "none (no think delimiters: completions are all answer, no thinking budget)",
+            )
             app.state.chat = ChatService(
                 engine,
                 tokenizer,
                 model_name=config.model_name,
                 limits=limits,
-                think_format=resolve_think_format(config, tokenizer.chat_template),
+                think_format=think_format,
                 thinking_defaults=config.thinking_defaults(),
                 metrics=metrics,
                 tool_call_parser=config.tool_call_parser,

@@ -377,8 +377,12 @@ def command_run(args: argparse.Namespace) -> None:
         if results.exists()
         else set()
     )
-    if not (work / "host.json").exists():
-        (work / "host.json").write_text(json.dumps(facts_of_host()))
+    # The run (one lease, one machine) every record of this work directory belongs to: the report
+    # compares a scheme with the bf16 of its own run only.
+    run_file = work / "run.txt"
+    if not run_file.exists():
+        run_file.write_text(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    run_id = run_file.read_text().strip()
     model = work / f"model-{args.shape}"
     if not (model / "random_model.json").exists():
         started = time.monotonic()
@@ -386,6 +390,8 @@ def command_run(args: argparse.Namespace) -> None:
         log(f"built random {args.shape} model in {time.monotonic() - started:.0f} s")
     if args.build_only:
         return
+    if not (work / "host.json").exists():  # after --build-only, which may run before vLLM is there
+        (work / "host.json").write_text(json.dumps(facts_of_host()))
     cells = [cell for cell in PLANS[args.plan] if not args.only or cell.key in args.only]
     # Results of one shape at another tensor-parallel size are another section of the report.
     tp = args.tensor_parallel_size
@@ -395,8 +401,9 @@ def command_run(args: argparse.Namespace) -> None:
             continue
         need = estimated_seconds(cell, work, args.shape)
         if deadline and time.monotonic() + need > deadline:
-            log(f"stop: {cell.key} needs ~{need:.0f} s, {deadline - time.monotonic():.0f} s left")
-            break
+            # a later, shorter cell may still fit
+            log(f"skip: {cell.key} needs ~{need:.0f} s, {deadline - time.monotonic():.0f} s left")
+            continue
         try:
             record = measure(cell, args.shape, work, args.tensor_parallel_size, args.gpu_memory_utilization)
         except Exception as exc:  # one failed cell is a result too; the study goes on
@@ -404,6 +411,7 @@ def command_run(args: argparse.Namespace) -> None:
             record = {"shape": args.shape, **asdict(cell), "key": cell.key, "error": str(exc)[-3000:]}
         record["shape"], record["tensor_parallel_size"] = shape_label, tp
         record["host"] = json.loads((work / "host.json").read_text())
+        record["run"] = run_id
         with results.open("a") as out:
             out.write(json.dumps(record) + "\n")
         shutil.copy(results, args.out / "results.jsonl")

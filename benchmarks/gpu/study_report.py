@@ -1,6 +1,7 @@
 """Tables and PNGs of the GPU study (`study.py report`): every figure beside its ratio to bf16 of the
-same shape, from the same run. Writes OUT/gpu.md (the analysis in benchmarks/gpu/analysis.md is
-kept as its second half) and OUT/gpu-*.png."""
+same shape, from the same run (one lease: a ratio never mixes two machines' or two days' bf16).
+Writes OUT/gpu.md (the analysis in benchmarks/gpu/analysis.md is kept as its second half) and
+OUT/gpu-*.png."""
 
 from __future__ import annotations
 
@@ -13,13 +14,23 @@ LOAD_CONCURRENCY = {"c1": 1, "c16": 16, "c64": 64, "c256": 256}
 
 
 def load_results(paths: list[Path]) -> list[dict[str, Any]]:
+    """Every record, with ``section``: its shape and run (``run`` of study.py, else its file's name)."""
     records: dict[tuple[str, str], dict[str, Any]] = {}
     for path in paths:
         for line in path.read_text().splitlines():
             if line.strip():
                 record = json.loads(line)
-                records[(record["shape"], record["key"])] = record  # a later run of a cell wins
-    return list(records.values())
+                run = record.setdefault("run", path.stem)
+                record["section"] = f"{record['shape']}, run {run}"
+                host, served = record.get("host"), record.get("version") or {}
+                if host and "vllm" not in host and "vllm" in served:  # facts taken before vLLM was unpacked
+                    host["vllm"] = served["vllm"]
+                records[(record["section"], record["key"])] = record  # a rerun of a cell wins
+    return sorted(records.values(), key=lambda r: (r["shape"], r["run"]))
+
+
+def sections(records: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(r["section"] for r in records))
 
 
 def label(record: dict[str, Any]) -> str:
@@ -52,19 +63,20 @@ def _header(*names: str) -> str:
     return _row(*names) + "\n" + _row(*(["---"] * len(names)))
 
 
-def _baseline(records: list[dict[str, Any]], shape: str) -> dict[str, Any] | None:
+def _baseline(records: list[dict[str, Any]], section: str) -> dict[str, Any] | None:
     return next(
-        (r for r in records if r["shape"] == shape and r["key"] == "bf16|auto|serve" and "loads" in r), None
+        (r for r in records if r["section"] == section and r["key"] == "bf16|auto|serve" and "loads" in r),
+        None,
     )
 
 
 def tables(records: list[dict[str, Any]]) -> str:
     out: list[str] = []
-    for shape in sorted({r["shape"] for r in records}):
-        rows = [r for r in records if r["shape"] == shape]
-        base = _baseline(rows, shape)
+    for section in sections(records):
+        rows = [r for r in records if r["section"] == section]
+        base = _baseline(rows, section)
         ok = [r for r in rows if "loads" in r and r["server"] == "serve"]
-        out.append(f"### {shape} shape\n")
+        out.append(f"### {section.replace(',', ' shape,', 1)}\n")
         out.append(
             "Throughput (output tokens/s, chat API, 256 prompt -> 512 output tokens, T=0.6), ratio to bf16:\n"
         )
@@ -225,12 +237,15 @@ def forcing_table(base: dict[str, Any] | None) -> str:
 
 
 def not_measured(records: list[dict[str, Any]]) -> str:
-    """The priority plan's cells and loads that are not in the results, per shape."""
+    """The priority plan's cells and loads that no run measured, per shape."""
     from study import PLANS
 
     lines = []
     for shape in sorted({r["shape"] for r in records}):
-        done = {r["key"]: r for r in records if r["shape"] == shape}
+        done: dict[str, dict[str, Any]] = {}
+        for r in records:  # a cell another run measured (the later run first) counts
+            if r["shape"] == shape and ("loads" in r or r["key"] not in done):
+                done[r["key"]] = r
         for cell in PLANS["priority"]:
             record = done.get(cell.key)
             if record is None:
@@ -239,7 +254,13 @@ def not_measured(records: list[dict[str, Any]]) -> str:
                 lines.append(f"- {shape}: {cell.key.replace('|', ', ')}: failed (above)")
             else:
                 missing = [
-                    name for name in cell.loads if "output_throughput" not in record["loads"].get(name, {})
+                    name
+                    for name in cell.loads
+                    if not any(
+                        "output_throughput" in r.get("loads", {}).get(name, {})
+                        for r in records
+                        if r["shape"] == shape and r["key"] == cell.key
+                    )
                 ]
                 if missing:
                     lines.append(
@@ -255,8 +276,10 @@ def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     names = []
-    for shape in sorted({r["shape"] for r in records}):
-        ok = [r for r in records if r["shape"] == shape and "loads" in r]
+    for number, section in enumerate(sections(records), 1):
+        ok = [r for r in records if r["section"] == section and "loads" in r]
+        shape = ok[0]["shape"] if ok else section.split(",")[0]
+        suffix = f"{shape}-run{number}"
         figure, axis = plt.subplots(figsize=(7, 4.5))
         for r in ok:
             points = [(c, _value(r, load, "output_throughput")) for load, c in LOAD_CONCURRENCY.items()]
@@ -266,10 +289,12 @@ def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
         axis.set_xscale("log", base=2)
         axis.set_xlabel("concurrent requests")
         axis.set_ylabel("output tokens/s")
-        axis.set_title(f"Throughput vs concurrency, R1-Distill-Qwen-{shape} shape, H200")
+        axis.set_title(
+            f"Throughput vs concurrency, R1-Distill-Qwen-{section.replace(',', ' shape,', 1)}", fontsize=9
+        )
         axis.legend(fontsize=7)
         figure.tight_layout()
-        name = f"gpu-throughput-{shape}.png"
+        name = f"gpu-throughput-{suffix}.png"
         figure.savefig(out / name, dpi=100)
         plt.close(figure)
         names.append(name)
@@ -290,9 +315,9 @@ def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
             axis.set_xticks(range(len(ok)), labels, rotation=35, ha="right", fontsize=7)
             axis.set_title(title)
             axis.legend(fontsize=7)
-        figure.suptitle(f"Latency per scheme, {shape} shape")
+        figure.suptitle(f"Latency per scheme, {section}")
         figure.tight_layout()
-        name = f"gpu-latency-{shape}.png"
+        name = f"gpu-latency-{suffix}.png"
         figure.savefig(out / name, dpi=100)
         plt.close(figure)
         names.append(name)
@@ -302,8 +327,10 @@ def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
 def write_report(paths: list[Path], out: Path) -> None:
     records = load_results(paths)
     out.mkdir(parents=True, exist_ok=True)
-    host = next((r["host"] for r in records if r.get("host")), {})
-    versions = ", ".join(f"{k} {v}" for k, v in host.items())
+    hosts = {
+        json.dumps(r["host"], sort_keys=True): r["host"] for r in records if r.get("host")
+    }  # one line per distinct host of the runs
+    versions = "; ".join(", ".join(f"{k} {v}" for k, v in host.items()) for host in hosts.values())
     images = "\n".join(f"![{name}]({name})" for name in plots(records, out))
     analysis = (HERE / "analysis.md").read_text() if (HERE / "analysis.md").exists() else ""
     (out / "gpu.md").write_text(
