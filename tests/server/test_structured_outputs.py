@@ -5,6 +5,7 @@ comes before the constrained answer at every budget."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import jsonschema
@@ -119,6 +120,21 @@ def tool_choice_of(kind: str) -> object:
     return "required" if kind == "required" else {"type": "function", "function": {"name": "add"}}
 
 
+def ask_for_a_tool_call(reasoner: openai.OpenAI, kind: str, budget: int | None, stream: bool = False) -> Any:
+    """A chat request that must call ADD or SUBTRACT (``kind``: "required" or "named") at ``budget``."""
+    return reasoner.chat.completions.create(
+        model=REASONER_MODEL_NAME,
+        messages=QUESTION,
+        max_tokens=300,  # the tools' preamble takes ~450 of the 1024 tokens of context
+        temperature=0,
+        tools=[ADD, SUBTRACT],
+        tool_choice=tool_choice_of(kind),
+        parallel_tool_calls=False,  # else the tiny model, free to add calls, adds them until max_tokens
+        stream=stream,
+        extra_body=budget_body(budget),
+    )
+
+
 def check_calls(calls: list, kind: str) -> None:
     assert calls
     for call in calls:
@@ -135,16 +151,7 @@ def check_calls(calls: list, kind: str) -> None:
 def test_forced_tool_calls_are_valid_at_every_budget(
     reasoner: openai.OpenAI, kind: str, budget: int | None
 ) -> None:
-    reply = reasoner.chat.completions.create(
-        model=REASONER_MODEL_NAME,
-        messages=QUESTION,
-        max_tokens=300,  # the tools' preamble takes ~450 of the 1024 tokens of context
-        temperature=0,
-        tools=[ADD, SUBTRACT],
-        tool_choice=tool_choice_of(kind),
-        parallel_tool_calls=False,
-        extra_body=budget_body(budget),
-    )
+    reply = ask_for_a_tool_call(reasoner, kind, budget)
     choice = reply.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
@@ -160,17 +167,7 @@ def test_forced_tool_calls_are_valid_at_every_budget(
 def test_forced_tool_calls_stream_as_openai_does(
     reasoner: openai.OpenAI, kind: str, budget: int | None
 ) -> None:
-    stream = reasoner.chat.completions.create(
-        model=REASONER_MODEL_NAME,
-        messages=QUESTION,
-        max_tokens=300,  # the tools' preamble takes ~450 of the 1024 tokens of context
-        temperature=0,
-        tools=[ADD, SUBTRACT],
-        tool_choice=tool_choice_of(kind),
-        parallel_tool_calls=False,  # else the tiny model, free to add calls, adds them until max_tokens
-        stream=True,
-        extra_body=budget_body(budget),
-    )
+    stream = ask_for_a_tool_call(reasoner, kind, budget, stream=True)
     calls: dict[int, dict] = {}
     reasoning, finish, report = "", None, None
     for chunk in stream:
