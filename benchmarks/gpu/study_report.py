@@ -242,30 +242,20 @@ def not_measured(records: list[dict[str, Any]]) -> str:
 
     lines = []
     for shape in sorted({r["shape"] for r in records}):
-        done: dict[str, dict[str, Any]] = {}
-        for r in records:  # a cell another run measured (the later run first) counts
-            if r["shape"] == shape and ("loads" in r or r["key"] not in done):
-                done[r["key"]] = r
         for cell in PLANS["priority"]:
-            record = done.get(cell.key)
-            if record is None:
-                lines.append(f"- {shape}: {cell.key.replace('|', ', ')}: not run")
-            elif "error" in record:
-                lines.append(f"- {shape}: {cell.key.replace('|', ', ')}: failed (above)")
-            else:
-                missing = [
-                    name
-                    for name in cell.loads
-                    if not any(
-                        "output_throughput" in r.get("loads", {}).get(name, {})
-                        for r in records
-                        if r["shape"] == shape and r["key"] == cell.key
-                    )
-                ]
-                if missing:
-                    lines.append(
-                        f"- {shape}: {cell.key.replace('|', ', ')}: loads {', '.join(missing)} not measured"
-                    )
+            name = f"- {shape}: {cell.key.replace('|', ', ')}"
+            runs = [r for r in records if r["shape"] == shape and r["key"] == cell.key]  # any run counts
+            measured = [r["loads"] for r in runs if "loads" in r]  # a failed cell has an error instead
+            if not runs:
+                lines.append(f"{name}: not run")
+            elif not measured:
+                lines.append(f"{name}: failed (above)")
+            elif missing := [
+                load
+                for load in cell.loads
+                if not any("output_throughput" in m.get(load, {}) for m in measured)
+            ]:
+                lines.append(f"{name}: loads {', '.join(missing)} not measured")
     return "\n".join(lines) or "- every cell of the priority plan was measured"
 
 
