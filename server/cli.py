@@ -6,6 +6,7 @@ import argparse
 import logging
 import math
 import signal
+import socket
 import sys
 
 from pydantic import ValidationError
@@ -201,11 +202,27 @@ def main(argv: list[str] | None = None) -> None:
     # then the app's lifespan shuts the engine down. uvicorn then re-raises the signal under the
     # handler that was installed before it: make that one a clean exit, as orchestrators expect.
     signal.signal(signal.SIGTERM, _exit_after_drain)
-    uvicorn.run(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        log_level=log_level,
-        # uvicorn takes whole seconds; a fractional drain timeout is rounded up, never cut short.
-        timeout_graceful_shutdown=math.ceil(config.drain_timeout),
+    listener = _bind(config.host, config.port)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            log_level=log_level,
+            # uvicorn takes whole seconds; a fractional drain timeout is rounded up, never cut short.
+            timeout_graceful_shutdown=math.ceil(config.drain_timeout),
+        )
     )
+    server.run(sockets=[listener])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the engine starts (as vLLM's own server does): uvicorn binds
+    only after the app's startup, so a port taken meanwhile would fail a minute of engine start late."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        sys.exit(f"serve: --host {host} --port {port}: {exc.strerror or exc}")
+    return listener

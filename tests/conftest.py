@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections.abc import Iterator
@@ -30,11 +31,16 @@ EFFORT_BUDGETS = {"none": 0, "minimal": 6, "low": 12, "medium": 24, "high": 48}
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Keep pytest's summary the last thing printed. torch 2.13 loads triton's extension, whose bundled
     nanobind lists every object still alive at interpreter exit on stderr ("nanobind: leaked N
-    functions!", hundreds of lines); the library does not export nanobind's set_leak_warnings, so the
-    only switch is to close stderr once pytest has said everything."""
+    functions!", 30 lines); the library does not export nanobind's set_leak_warnings, so the only switch
+    is to close stderr once pytest has said everything. At exit, not now: pytest's capture, stopped
+    after this hook, puts the original stderr back."""
     if any(name.startswith("triton") for name in sys.modules):
-        sys.stderr.flush()
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        atexit.register(_close_stderr)
+
+
+def _close_stderr() -> None:
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 
 
 @pytest.fixture(scope="session")

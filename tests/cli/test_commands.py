@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,20 @@ def test_serve_bad_input_is_one_line_and_non_zero(args: list[str], message: str)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith(message)
+
+
+def test_serve_on_a_taken_port_says_so_before_starting_the_engine(tiny_model_dir: Path) -> None:
+    """The port is bound first: a taken one is a one-line error in seconds, not after the engine start."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--model", str(tiny_model_dir), "--port", str(port))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"serve: --host 127.0.0.1 --port {port}: Address already in use"
+    )
+    assert "EngineCore" not in result.stderr  # it stopped before starting the engine
 
 
 def test_serve_rejects_a_directory_that_is_not_a_model(tmp_path: Path) -> None:
