@@ -72,12 +72,6 @@ def recover_step(console: Console, workdir: Path, while_served: WhileServed, tim
         served, error = emulation_for(out, log)
     if served is None:
         return error
-    with times.phase("serve (engine start and stop, one question)", RECOVERED_NAME):
-        _ask(
-            console,
-            served,
-            RECOVERED_NAME,
-            workdir / "logs" / f"demo-serve-{RECOVERED_NAME}.log",
-            while_served,
-        )
+    log = workdir / "logs" / f"demo-serve-{RECOVERED_NAME}.log"
+    _ask(console, served, RECOVERED_NAME, log, while_served, times)
     return None

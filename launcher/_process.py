@@ -34,7 +34,9 @@ class ServerStartError(RuntimeError):
 class ServerProcess:
     """``serve`` in a child process, started on enter and stopped cleanly on exit.
 
-    Its output goes to ``log_path`` (or is inherited), so a failed start can show why.
+    ``start`` launches it and waits until it is healthy; ``launch`` and ``wait_ready`` do the two apart, so
+    a caller can do other work while the engine starts. Its output goes to ``log_path`` (or is inherited),
+    so a failed start can show why.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class ServerProcess:
             self.args += ["--api-key", api_key]
         self.args += list(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
+        self._launched_at = 0.0
         self._log: IO[bytes] | None = None
 
     @property
@@ -76,23 +79,50 @@ class ServerProcess:
         """What OpenAI clients take as ``base_url``."""
         return f"{self.url}/v1"
 
+    @property
+    def running(self) -> bool:
+        """Launched, not stopped, and not exited."""
+        process = self._process
+        return process is not None and process.poll() is None
+
     def start(self) -> None:
+        """Launch the server and wait until it is healthy."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the server process and return at once; ``wait_ready`` waits for it. Launch from a thread
+        that outlives the server: the lifeline stops the server when the launching thread ends."""
+        if self._process is not None:
+            raise RuntimeError("serve was launched already")
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         # The server stops when this process dies, even by SIGKILL (lifeline): no orphaned engine.
         env = {**os.environ, PARENT_ENV: str(os.getpid())}
         self._process = subprocess.Popen(
             self.args, stdout=self._log, stderr=subprocess.STDOUT if self._log else None, env=env
         )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+        self._launched_at = time.monotonic()
+
+    def wait_ready(self) -> None:
+        """Block until ``/health`` answers 200, at most ``start_timeout`` seconds after the launch.
+
+        Raises ServerStartError when the server exits first, is stopped meanwhile (``stop`` from another
+        thread), or does not become healthy in time (then it is stopped)."""
+        deadline = self._launched_at + self.start_timeout
+        while True:  # looks at least once, however late the wait begins
+            process = self._process
+            if process is None:
+                raise ServerStartError("serve is not running (not launched, or stopped before healthy)")
+            if process.poll() is not None:
                 self._close_log()
-                raise ServerStartError(f"serve exited with code {self._process.returncode}{self._log_hint()}")
+                raise ServerStartError(f"serve exited with code {process.returncode}{self._log_hint()}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.5)
         self.stop()
         raise ServerStartError(

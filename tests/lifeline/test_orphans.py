@@ -109,10 +109,13 @@ def test_evalclient_leaves_no_scoring_worker_or_resource_tracker(tmp_path: Path)
 LAUNCHER = textwrap.dedent(
     """
     import sys, time
+    from concurrent.futures import ThreadPoolExecutor
     from launcher import ServerProcess
     server = ServerProcess(sys.argv[1], "--enforce-eager", "--gpu-memory-utilization", "0.05",
                            "--max-model-len", "256", start_timeout=float(sys.argv[2]), log_path=sys.argv[3])
-    server.start()
+    # As the demo starts its engines: launched by a long-lived worker thread, waited for elsewhere.
+    ThreadPoolExecutor(max_workers=1).submit(server.launch).result()
+    server.wait_ready()
     print("healthy", flush=True)
     time.sleep(3600)
     """

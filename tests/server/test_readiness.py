@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -44,13 +43,13 @@ def test_health_stays_503_when_the_self_test_fails(
         "--max-model-len",
         "256",
         api_key=API_KEY,
+        log_path=tmp_path / "serve.log",
     )
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(broken.args, stdout=log, stderr=subprocess.STDOUT)
+    broken.launch()  # not start(): it waits for a 200 that never comes
     try:
         response = None
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and process.poll() is None:
+        while time.monotonic() < deadline and broken.running:
             try:
                 response = httpx.get(f"{broken.url}/health", timeout=5)
                 break
@@ -73,6 +72,4 @@ def test_health_stays_503_when_the_self_test_fails(
         )
         assert completion.status_code == 200, completion.text
     finally:
-        process.terminate()
-        process.wait(60)
-        log.close()
+        broken.stop()
