@@ -357,6 +357,8 @@ def quantize_step(
     if schemes is None:
         schemes = (*registry, *COMBINED_SCHEMES)
     results: list[QuantizeStepResult] = []
+    if not schemes:
+        return results
     with _Pipeline(times) as pipeline:
         maker = _SchemeMaker(console, workdir, registry, pipeline, emulate=emulate)
 
