@@ -206,18 +206,19 @@ class _Pipeline:
 
     def stop(self, server: ServerProcess) -> None:
         """Stop it now, unless another thread stops it already."""
-        with self._lock:
-            scheme = self._running.pop(server, None)
-        if scheme is not None:
+        if (scheme := self._claim(server)) is not None:
             self._stop(server, scheme)
 
     def stop_in_background(self, server: ServerProcess) -> None:
-        with self._lock:
-            scheme = self._running.pop(server, None)
-        if scheme is not None:
+        if (scheme := self._claim(server)) is not None:
             thread = threading.Thread(target=self._stop, args=(server, scheme), name=f"demo-stop-{scheme}")
             thread.start()
             self._stops.append(thread)
+
+    def _claim(self, server: ServerProcess) -> str | None:
+        """Its scheme, for the one caller that is to stop it; None when another one does already."""
+        with self._lock:
+            return self._running.pop(server, None)
 
     def _stop(self, server: ServerProcess, scheme: str) -> None:
         with self.times.phase(ENGINE_STOP, scheme):
