@@ -157,7 +157,7 @@ async def stub_part(samples: int, workers: int) -> dict[str, dict[str, float]]:
 
 
 async def server_part(concurrencies: list[int], limit: int) -> list[dict[str, float]]:
-    from launcher import ServerProcess
+    from launcher import SMALL_KV_CACHE, ServerProcess
     from tinymodel import REASONER_DIR
 
     benchmark = get_benchmark("toy-arith")
@@ -166,7 +166,7 @@ async def server_part(concurrencies: list[int], limit: int) -> list[dict[str, fl
     with tempfile.TemporaryDirectory() as scratch:
         server = ServerProcess(
             REASONER_DIR, "--served-model-name", "tiny-reasoner", "--enforce-eager",
-            "--gpu-memory-utilization", "0.05", "--max-model-len", "1024", api_key="bench-key",
+            *SMALL_KV_CACHE, "--max-model-len", "1024", api_key="bench-key",
             log_path=Path(scratch) / "serve.log",
         )  # fmt: skip
         with server:

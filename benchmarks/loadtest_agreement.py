@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from launcher import ServerProcess  # noqa: E402
+from launcher import SMALL_KV_CACHE, ServerProcess  # noqa: E402
 from loadtest.profiles import parse_profile  # noqa: E402
 from loadtest.report import pyplot, save_png, write_atomic  # noqa: E402
 from loadtest.session import LoadTestConfig, run_session  # noqa: E402
@@ -146,7 +146,7 @@ def main() -> None:
     loads_at_start = os.getloadavg()
     started = time.time()
     server_args = ["--served-model-name", "tiny", "--enforce-eager", "--max-model-len", "1024"]
-    server_args += ["--gpu-memory-utilization", "0.05"]
+    server_args += SMALL_KV_CACHE
     with ServerProcess(model, *server_args, api_key=API_KEY, log_path=work / "serve.log") as server:
         # vLLM's random IN counts tokens before the chat template, loadtest's as the server counts them:
         # give loadtest the prompt length vLLM's prompts really have (a run not counted tells).

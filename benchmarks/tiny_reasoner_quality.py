@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         for item in items
     ]  # fmt: skip
     llm = LLM(
-        model=str(args.model), gpu_memory_utilization=0.2, max_model_len=1024, enforce_eager=True,
+        model=str(args.model), kv_cache_memory_bytes=512 * 2**20, max_model_len=1024, enforce_eager=True,
         dtype="bfloat16", seed=0,
     )  # fmt: skip
 

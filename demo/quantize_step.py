@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from demo.study_step import PhaseTimes, emulation_for
-from launcher import ServerProcess, ServerStartError
+from launcher import SMALL_KV_CACHE, ServerProcess, ServerStartError
 from quantize.environment import missing_environment
 from tinymodel import REASONER_DIR
 
@@ -122,7 +122,7 @@ WhileServed = Callable[[str, ServerProcess], None]
 
 def _server_for(served_dir: Path, scheme: str, log: Path) -> ServerProcess:
     return ServerProcess(
-        served_dir, "--served-model-name", scheme, "--enforce-eager", "--gpu-memory-utilization", "0.05",
+        served_dir, "--served-model-name", scheme, "--enforce-eager", *SMALL_KV_CACHE,
         "--max-model-len", str(MAX_MODEL_LEN), log_path=log, start_timeout=START_TIMEOUT_S,
     )  # fmt: skip
 

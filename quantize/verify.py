@@ -154,15 +154,14 @@ def _vllm_check(
         return VllmCheck(
             executed=False, reason="no serving environment (vLLM) found; set QUANTREASON_SERVE_PYTHON"
         )
-    from launcher import ServerProcess, ServerStartError
+    from launcher import SMALL_KV_CACHE, ServerProcess, ServerStartError
 
     extra = ["--kv-cache-dtype", "fp8"] if "fp8-kv" in scheme_name else []
     server = ServerProcess(
         artifact,
         "--served-model-name",
         "artifact",
-        "--gpu-memory-utilization",
-        "0.05",
+        *SMALL_KV_CACHE,
         "--max-model-len",
         "1024",
         *extra,

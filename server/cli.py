@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="fraction of device memory for vLLM (default: 0.9 on GPU, 0.2 of host memory on CPU)",
     )
+    parser.add_argument(
+        "--kv-cache-memory-bytes",
+        type=int,
+        help="KV cache size in bytes, whatever the memory fraction (as vLLM's option of that name)",
+    )
     parser.add_argument("--seed", type=int, help=f"engine seed (default: {_default('seed')})")
     parser.add_argument(
         "--enforce-eager", action="store_true", help="skip graph capture/compilation (faster start)"

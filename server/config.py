@@ -35,6 +35,10 @@ class ServerConfig(BaseModel):
     dtype: str = "auto"
     # None: 0.9 on GPUs; 0.2 on CPUs, where vLLM sizes its KV cache from host memory.
     gpu_memory_utilization: Annotated[float | None, Field(gt=0, le=1)] = None
+    # An exact KV cache size instead (vLLM's kv_cache_memory_bytes). On a CPU, vLLM sizes the cache as a
+    # fraction of the first NUMA node's memory less the process's own, so a fraction that works on one
+    # host fails on another with a smaller node; a size in bytes does not depend on the host.
+    kv_cache_memory_bytes: Annotated[int | None, Field(gt=0)] = None
     seed: int = 0
     enforce_eager: bool = False
     # W4A16 GEMM kernel: vLLM's choice, or one forced (server/vllm_compat.py says how).

@@ -39,6 +39,7 @@ def start_engine(config: ServerConfig) -> Any:  # vllm.v1.engine.async_llm.Async
         kv_cache_dtype=config.kv_cache_dtype,
         dtype=config.dtype,
         gpu_memory_utilization=memory,
+        kv_cache_memory_bytes=config.kv_cache_memory_bytes,
         seed=config.seed,
         enforce_eager=config.enforce_eager,
         # Budget forcing continues a choice in a new request on the same prefix: never re-prefill it.

@@ -50,7 +50,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> ServerProcess:
     """``serve`` with the flags every test server shares, then ``extra_args``."""
-    from launcher import ServerProcess
+    from launcher import SMALL_KV_CACHE, ServerProcess
 
     return ServerProcess(
         model,
@@ -58,8 +58,7 @@ def _serve(model: Path, served_name: str, log_path: Path, *extra_args: str) -> S
         served_name,
         "--enforce-eager",
         # The tiny models need little KV cache; a small reservation lets several test sessions share a host.
-        "--gpu-memory-utilization",
-        "0.05",
+        *SMALL_KV_CACHE,
         "--max-model-len",
         "1024",
         "--max-pending-requests",

@@ -110,8 +110,8 @@ LAUNCHER = textwrap.dedent(
     """
     import sys, time
     from concurrent.futures import ThreadPoolExecutor
-    from launcher import ServerProcess
-    server = ServerProcess(sys.argv[1], "--enforce-eager", "--gpu-memory-utilization", "0.05",
+    from launcher import SMALL_KV_CACHE, ServerProcess
+    server = ServerProcess(sys.argv[1], "--enforce-eager", *SMALL_KV_CACHE,
                            "--max-model-len", "256", start_timeout=float(sys.argv[2]), log_path=sys.argv[3])
     # As the demo starts its engines: launched by a long-lived worker thread, waited for elsewhere.
     ThreadPoolExecutor(max_workers=1).submit(server.launch).result()

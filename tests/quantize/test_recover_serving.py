@@ -28,7 +28,7 @@ def _quantize(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_recovery_from_the_source_models_traces_serves(recover_base: Path, tmp_path: Path) -> None:
-    from launcher import ServerProcess
+    from launcher import SMALL_KV_CACHE, ServerProcess
     from tinymodel.reasoner.problems import training_problem
 
     rng = random.Random(3)
@@ -57,7 +57,7 @@ def test_recovery_from_the_source_models_traces_serves(recover_base: Path, tmp_p
     python = serve_python()
     assert python is not None, "the serving environment (.venv) is missing: this test needs the real server"
     server = ServerProcess(
-        emulated, "--served-model-name", "recovered", "--enforce-eager", "--gpu-memory-utilization", "0.05",
+        emulated, "--served-model-name", "recovered", "--enforce-eager", *SMALL_KV_CACHE,
         "--max-model-len", "1024", python=python, api_key=API_KEY, log_path=tmp_path / "serve.log",
         start_timeout=900,
     )  # fmt: skip

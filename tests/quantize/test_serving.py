@@ -24,7 +24,7 @@ TOY_ARITH = ROOT / "evalclient" / "data" / "toy-arith.jsonl"
 
 @pytest.fixture(scope="module")
 def bf16_server(artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from launcher import ServerProcess
+    from launcher import SMALL_KV_CACHE, ServerProcess
 
     python = serve_python()
     if python is None:
@@ -32,7 +32,7 @@ def bf16_server(artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFac
     log_path = tmp_path_factory.mktemp("logs") / "serve-bf16.log"
     server = ServerProcess(
         artifacts["bf16"], "--served-model-name", "reasoner-bf16", "--enforce-eager",
-        "--gpu-memory-utilization", "0.05", "--max-model-len", "1024",
+        *SMALL_KV_CACHE, "--max-model-len", "1024",
         python=python, api_key=API_KEY, log_path=log_path, start_timeout=900,
     )  # fmt: skip
     with server:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launcher import ServerProcess
+from launcher import SMALL_KV_CACHE, ServerProcess
 from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.server
@@ -38,8 +38,7 @@ def test_health_stays_503_when_the_self_test_fails(
     broken = ServerProcess(
         _with_broken_chat_template(tiny_model_dir, tmp_path / "broken"),
         "--enforce-eager",
-        "--gpu-memory-utilization",
-        "0.05",
+        *SMALL_KV_CACHE,
         "--max-model-len",
         "256",
         api_key=API_KEY,

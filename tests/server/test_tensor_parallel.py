@@ -16,7 +16,7 @@ import openai
 import psutil
 import pytest
 
-from launcher import ServerProcess
+from launcher import SMALL_KV_CACHE, ServerProcess
 from tinymodel import REASONER_DIR
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -36,8 +36,7 @@ def tp2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
             "--tensor-parallel-size",
             "2",
             "--enforce-eager",
-            "--gpu-memory-utilization",
-            "0.1",
+            *SMALL_KV_CACHE,
             "--max-model-len",
             "1024",
             log_path=tmp_path_factory.mktemp("logs") / "serve-tp2.log",
