@@ -266,10 +266,12 @@ def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     names = []
-    for number, section in enumerate(sections(records), 1):
+    runs_of_shape: dict[str, int] = {}  # runs numbered per shape, so a new shape renames no old plot
+    for section in sections(records):
         ok = [r for r in records if r["section"] == section and "loads" in r]
         shape = ok[0]["shape"] if ok else section.split(",")[0]
-        suffix = f"{shape}-run{number}"
+        runs_of_shape[shape] = runs_of_shape.get(shape, 0) + 1
+        suffix = f"{shape}-run{runs_of_shape[shape]}"
         figure, axis = plt.subplots(figsize=(7, 4.5))
         for r in ok:
             points = [(c, _value(r, load, "output_throughput")) for load, c in LOAD_CONCURRENCY.items()]
