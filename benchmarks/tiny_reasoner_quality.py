@@ -1,9 +1,11 @@
-"""Accuracy of the tiny reasoner on toy-arith versus its thinking budget, served by vLLM at temperature 0.
+"""Accuracy of the tiny reasoner on toy-arith versus its thinking budget, at temperature 0.
 
-Budget forcing by hand (the server does not do it yet, and vLLM's ``thinking_token_budget`` is broken
-on CPU): with budget B the thinking is generated with ``max_tokens=B``, stopping at ``</think>``;
-then ``</think>\\n\\n`` is appended to prompt + thinking and the answer generated in a second call.
-Budget 0 answers straight after the prompt. "unlimited" lets the model end its thinking itself.
+Budget forcing by hand, in this client: the server only completes text (``/v1/completions``, token-id
+prompts), so any OpenAI-compatible server measures the model alike. With budget B the thinking is
+generated with ``max_tokens=B``, stopping at ``</think>``; then ``</think>\\n\\n`` is appended to prompt
++ thinking and the answer generated in a second call. Budget 0 answers straight after the prompt.
+"unlimited" lets the model end its thinking itself. Without ``--endpoint`` the script starts ``serve``
+on ``--model`` itself.
 
     PYTHONPATH=. .venv/bin/python benchmarks/tiny_reasoner_quality.py \\
         --model tinymodel/weights/tiny-reasoner --json docs/tiny-reasoner-quality.json \\
@@ -13,20 +15,31 @@ Budget 0 answers straight after the prompt. "unlimited" lets the model end its t
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 UNLIMITED = 640  # far beyond the longest trace (~300 tokens): the model always ends thinking itself
 DEFAULT_BUDGETS = [0, 16, 32, 48, 64, 96, 128, 160, 192, 256, UNLIMITED]
 ANSWER_TOKENS = 24
+CONCURRENCY = 8  # requests in flight; servers may cap pending requests (the tests' at 12)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=REPO / "tinymodel" / "weights" / "tiny-reasoner")
+    parser.add_argument(
+        "--endpoint", help="base URL of a server already serving --model, e.g. http://h:8000/v1"
+    )
+    parser.add_argument("--api-key", help="bearer token of --endpoint")
     parser.add_argument("--benchmark", type=Path, default=REPO / "evalclient" / "data" / "toy-arith.jsonl")
     parser.add_argument("--budgets", type=int, nargs="+", default=DEFAULT_BUDGETS)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
@@ -40,14 +53,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("tiny_reasoner_quality: budgets must be >= 0")
 
     from transformers import AutoTokenizer
-    from vllm import LLM, SamplingParams
 
-    from launcher import SMALL_KV_CACHE_BYTES
     from reasoning_formats import last_boxed
 
     items = [json.loads(line) for line in args.benchmark.read_text().splitlines() if line.strip()]
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    think_end = tokenizer.convert_tokens_to_ids("</think>")
     forced_end = tokenizer.encode("</think>\n\n", add_special_tokens=False)
     prompts = [
         tokenizer.apply_chat_template(
@@ -56,37 +66,44 @@ def main(argv: list[str] | None = None) -> None:
         )
         for item in items
     ]  # fmt: skip
-    llm = LLM(
-        model=str(args.model), kv_cache_memory_bytes=SMALL_KV_CACHE_BYTES, max_model_len=1024,
-        enforce_eager=True, dtype="bfloat16", seed=0,
-    )  # fmt: skip
 
-    results = []
-    for budget in args.budgets:
-        thinking: list[list[int]] = [[] for _ in items]
-        if budget > 0:
-            think_params = SamplingParams(temperature=0.0, max_tokens=budget, stop_token_ids=[think_end])
-            outputs = llm.generate([{"prompt_token_ids": p} for p in prompts], think_params, use_tqdm=False)
-            # Whether the model closed its thinking or was cut off, the answer call continues from
-            # the thinking followed by a closing "</think>\n\n".
-            thinking = [[t for t in out.outputs[0].token_ids if t != think_end] for out in outputs]
-        answer_params = SamplingParams(temperature=0.0, max_tokens=ANSWER_TOKENS)
-        answer_prompts = [
-            {"prompt_token_ids": p + t + forced_end} for p, t in zip(prompts, thinking, strict=True)
-        ]
-        answers = llm.generate(answer_prompts, answer_params, use_tqdm=False)
-        by_difficulty: dict[str, list[bool]] = defaultdict(list)
-        for item, answer in zip(items, answers, strict=True):
-            by_difficulty[item["difficulty"]].append(last_boxed(answer.outputs[0].text) == item["answer"])
-        correct = [ok for oks in by_difficulty.values() for ok in oks]
-        row = {
-            "budget": "unlimited" if budget == UNLIMITED else budget,
-            "accuracy": sum(correct) / len(correct),
-            "by_difficulty": {d: sum(oks) / len(oks) for d, oks in by_difficulty.items()},
-            "mean_thinking_tokens": sum(map(len, thinking)) / len(thinking),
-        }
-        results.append(row)
-        print(json.dumps(row), flush=True)
+    with endpoint(args) as (base_url, api_key), ThreadPoolExecutor(CONCURRENCY) as pool:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        client = httpx.Client(base_url=base_url, headers=headers, timeout=300)
+        model = client.get("/models").raise_for_status().json()["data"][0]["id"]
+
+        def complete(prompt_ids: list[int], max_tokens: int, stop: list[str] | None = None) -> str:
+            body = {"model": model, "prompt": prompt_ids, "max_tokens": max_tokens, "temperature": 0.0}
+            if stop:
+                body["stop"] = stop
+            return client.post("/completions", json=body).raise_for_status().json()["choices"][0]["text"]
+
+        results = []
+        for budget in args.budgets:
+            thinking: list[list[int]] = [[] for _ in items]
+            if budget > 0:
+                # Whether the model closed its thinking (the stop string is left out of the text) or was
+                # cut off, the answer call continues from the thinking followed by "</think>\n\n".
+                texts = pool.map(functools.partial(complete, max_tokens=budget, stop=["</think>"]), prompts)
+                thinking = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+            answers = list(
+                pool.map(
+                    lambda pt: complete(pt[0] + pt[1] + forced_end, ANSWER_TOKENS),
+                    zip(prompts, thinking, strict=True),
+                )
+            )
+            by_difficulty: dict[str, list[bool]] = defaultdict(list)
+            for item, answer in zip(items, answers, strict=True):
+                by_difficulty[item["difficulty"]].append(last_boxed(answer) == item["answer"])
+            correct = [ok for oks in by_difficulty.values() for ok in oks]
+            row = {
+                "budget": "unlimited" if budget == UNLIMITED else budget,
+                "accuracy": sum(correct) / len(correct),
+                "by_difficulty": {d: sum(oks) / len(oks) for d, oks in by_difficulty.items()},
+                "mean_thinking_tokens": sum(map(len, thinking)) / len(thinking),
+            }
+            results.append(row)
+            print(json.dumps(row), flush=True)
 
     if args.json:
         payload = {
@@ -98,6 +115,20 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     if args.plot:
         plot(results, args.plot)
+
+
+@contextlib.contextmanager
+def endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]:
+    """``--endpoint``, or ``serve`` on ``--model`` for the length of the run."""
+    if args.endpoint:
+        yield args.endpoint.rstrip("/"), args.api_key
+        return
+    sys.path.insert(0, str(REPO))
+    from launcher import SMALL_KV_CACHE, ServerProcess
+
+    args_ = ("--enforce-eager", *SMALL_KV_CACHE, "--max-model-len", "1024", "--dtype", "bfloat16")
+    with ServerProcess(args.model, *args_, start_timeout=900) as server:
+        yield server.base_url, None
 
 
 def plot(results: list[dict], path: Path) -> None:

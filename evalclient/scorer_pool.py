@@ -3,8 +3,9 @@
 Math-Verify (sympy) and code execution can hang on adversarial output; a worker that overruns its
 timeout is killed with its pool and the pool is rebuilt, so a run never hangs on scoring. At most one
 response per worker is handed to the pool at a time, so the timeout measures scoring, not queueing;
-and a fresh pool's workers are started and warmed (imports) before the first timed call. Scores that
-were in flight in a killed pool are retried once in the new one.
+and a fresh pool's workers are started and warmed (imports) before the first timed call. The pool starts
+at the first response that needs it: a run whose answers the client scores itself (integers, exact
+matches) starts no worker. Scores that were in flight in a killed pool are retried once in the new one.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class ScoringPool:
         self._workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._context = multiprocessing.get_context("spawn")  # fork after threads/asyncio is unsafe
         self._slots = asyncio.Semaphore(self._workers)
-        self._pool, self._warming = self._new_pool()
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._warming: list[concurrent.futures.Future[None]] = []
 
     def _new_pool(
         self,
@@ -70,6 +72,8 @@ class ScoringPool:
         loop = asyncio.get_running_loop()
         async with self._slots:
             for _ in range(2):
+                if self._pool is None:
+                    self._pool, self._warming = self._new_pool()
                 await self._wait_until_warm()
                 pool = self._pool
                 try:
@@ -87,4 +91,5 @@ class ScoringPool:
         raise ScoringTimeoutError("the scoring worker died twice")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -183,6 +183,10 @@ def _exit_after_drain(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _exit_after_interrupt(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signal.SIGINT)  # the shell's code for Ctrl-C, without a traceback
+
+
 def main(argv: list[str] | None = None) -> None:
     # Started by launcher: stop (SIGTERM: drain, engine shutdown) when the launcher dies.
     die_with_parent_from_env()
@@ -206,7 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to the drain timeout),
     # then the app's lifespan shuts the engine down. uvicorn then re-raises the signal under the
     # handler that was installed before it: make that one a clean exit, as orchestrators expect.
+    # Ctrl-C (SIGINT) shuts down the same way.
     signal.signal(signal.SIGTERM, _exit_after_drain)
+    signal.signal(signal.SIGINT, _exit_after_interrupt)
     listener = _bind(config.host, config.port)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -55,13 +56,14 @@ class Load:
 
 
 LOADS: dict[str, Load] = {
-    "c1": Load("c1", "concurrency:1", "random:256:512", 4),
+    # 12 requests at concurrency 1: a single slow request of 4 moved a ratio by 10% (1.5B, run 4).
+    "c1": Load("c1", "concurrency:1", "random:256:512", 12),
     "c16": Load("c16", "concurrency:16", "random:256:512", 32),
     "c64": Load("c64", "concurrency:64", "random:256:512", 128),
     "c256": Load("c256", "concurrency:256", "random:256:512", 512),
     "reasoning": Load("reasoning", "concurrency:64", "random:256:4096", 64),
     # Budget forcing at equal length: thinking cut at 256 tokens, then the answer to 512 in all.
-    "c1-forced": Load("c1-forced", "concurrency:1", "random:256:512", 4, {"max_thinking_tokens": 256}),
+    "c1-forced": Load("c1-forced", "concurrency:1", "random:256:512", 12, {"max_thinking_tokens": 256}),
     "c64-forced": Load("c64-forced", "concurrency:64", "random:256:512", 128, {"max_thinking_tokens": 256}),
 }
 THROUGHPUT_LOADS = ("c1", "c16", "c64", "c256")
@@ -293,7 +295,39 @@ def run_load(url: str, load: Load, out: Path, model: str = "study") -> dict[str,
         for stat in ("median", "p99", "mean"):
             name = f"{stat}_{metric}_ms"
             row[name] = summary.get(name)
+    if load.extra_body.get("max_thinking_tokens") is not None:
+        row["phases"] = phase_split(summary)
     return row
+
+
+def phase_split(run: dict[str, Any]) -> dict[str, float | None]:
+    """Where a forced request's time goes: the median gap between tokens while thinking, the gap in
+    which the answer starts (the forced end: a second engine request on the prefix cache), and the
+    median gap while answering. From loadtest's per-request first-token times, first-answer times and
+    token gaps (seconds)."""
+    thinking: list[float] = []
+    answering: list[float] = []
+    switch: list[float] = []
+    for ttft, ttfat, gaps in zip(run["ttfts"], run["ttfats"], run["itls"], strict=True):
+        if not ttft or ttfat is None:
+            continue
+        at, phase = ttft, thinking
+        for gap in gaps:
+            at += gap
+            if phase is thinking and at >= ttfat - 1e-9:  # the first answer token's gap
+                switch.append(gap)
+                phase = answering
+            else:
+                phase.append(gap)
+
+    def median_ms(values: list[float]) -> float | None:
+        return statistics.median(values) * 1000 if values else None
+
+    return {
+        "median_thinking_itl_ms": median_ms(thinking),
+        "median_switch_gap_ms": median_ms(switch),
+        "median_answer_itl_ms": median_ms(answering),
+    }
 
 
 def measure(cell: Cell, shape: str, work: Path, tp: int, memory: float) -> dict[str, Any]:

@@ -11,8 +11,10 @@ import torch
 from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+from launcher import ServerProcess
 from reasoning_formats import last_boxed
-from tinymodel import build_char_tokenizer
+from tests.conftest import API_KEY
+from tinymodel import REASONER_DIR, build_char_tokenizer
 from tinymodel._builder import TinyModelSpec
 from tinymodel.reasoner.benchmark import DEFAULT_PATH, benchmark_jsonl, benchmark_problems, read_benchmark
 from tinymodel.reasoner.problems import (
@@ -156,21 +158,23 @@ def test_committed_weights_load_and_fit_the_kernels(model_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_served_by_vllm_it_reasons_and_needs_its_thinking(tmp_path: Path) -> None:
-    """The quality script, on a few benchmark problems, in its own process (it starts its own engine)."""
+def test_served_by_vllm_it_reasons_and_needs_its_thinking(
+    reasoner_server: ServerProcess, tmp_path: Path
+) -> None:
+    """The quality script, on a few benchmark problems, against the session's server on the reasoner."""
     import os
     import subprocess
     import sys
 
-    model_dir = sorted(p for p in WEIGHTS.iterdir() if p.is_dir())[0]
     subset = tmp_path / "subset.jsonl"
     subset.write_text("".join(line + "\n" for line in DEFAULT_PATH.read_text().splitlines()[::12]))
     results = tmp_path / "results.json"
     repo = Path(__file__).resolve().parents[2]
     script = repo / "benchmarks" / "tiny_reasoner_quality.py"
     subprocess.run(
-        [sys.executable, str(script), "--model", str(model_dir), "--benchmark", str(subset),
-         "--budgets", "0", "640", "--json", str(results)],
+        [sys.executable, str(script), "--model", str(REASONER_DIR), "--benchmark", str(subset),
+         "--endpoint", reasoner_server.base_url, "--api-key", API_KEY, "--budgets", "0", "640",
+         "--json", str(results)],
         check=True, timeout=400, env={**os.environ, "PYTHONPATH": str(repo)},
     )  # fmt: skip
     budget_zero, unlimited = json.loads(results.read_text())["results"]
