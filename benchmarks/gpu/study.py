@@ -296,7 +296,9 @@ def run_load(url: str, load: Load, out: Path, model: str = "study") -> dict[str,
             name = f"{stat}_{metric}_ms"
             row[name] = summary.get(name)
     if load.extra_body.get("max_thinking_tokens") is not None:
-        row["phases"] = phase_split(summary)
+        # The per-request lists are in the strategy's own file beside loadtest.json (one per load here).
+        (strategy_file,) = (p for p in out.glob("*.json") if p.name != "loadtest.json")
+        row["phases"] = phase_split(json.loads(strategy_file.read_text()))
     return row
 
 

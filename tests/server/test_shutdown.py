@@ -14,15 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launcher import ServerProcess
+from launcher import SMALL_KV_CACHE, ServerProcess
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
+SERVE_ARGS = ("--served-model-name", "tiny", "--enforce-eager", *SMALL_KV_CACHE, "--max-model-len", "1024")
 
 
 def test_sigterm_lets_in_flight_requests_finish(tiny_model_dir: Path, tmp_path: Path) -> None:
-    server = ServerProcess(
-        tiny_model_dir, "--served-model-name", "tiny", "--enforce-eager", log_path=tmp_path / "serve.log"
-    )
+    server = ServerProcess(tiny_model_dir, *SERVE_ARGS, log_path=tmp_path / "serve.log")
     server.start()
     events: list[dict] = []
     try:
@@ -70,9 +69,7 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_model_dir: Path, tmp_path: 
 def test_dead_engine_is_503(tiny_model_dir: Path, tmp_path: Path) -> None:
     import psutil
 
-    with ServerProcess(
-        tiny_model_dir, "--served-model-name", "tiny", "--enforce-eager", log_path=tmp_path / "serve.log"
-    ) as server:
+    with ServerProcess(tiny_model_dir, *SERVE_ARGS, log_path=tmp_path / "serve.log") as server:
         assert server._process is not None
         children = psutil.Process(server._process.pid).children(recursive=True)
         engines = [child for child in children if "EngineCore" in " ".join([*child.cmdline(), child.name()])]
