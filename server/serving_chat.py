@@ -26,6 +26,7 @@ from server.protocol import (
     DeltaMessage,
     DeltaToolCall,
     ResponseMessage,
+    TextChunkEncoder,
     TokenLogprob,
     ToolCall,
     TopLogprob,
@@ -185,6 +186,7 @@ class ChatService:
         request = job.request
         states = [self.new_state(job) for _ in range(job.n)]
         created = int(time.time())
+        encoder = TextChunkEncoder(request_id, created, self.model_name)
 
         def event(choices: list[ChatChunkChoice], usage: Usage | None = None) -> str:
             chunk = ChatCompletionChunk(
@@ -199,6 +201,13 @@ class ChatService:
             async for update in self.run(job, request_id, states):
                 state = update.state
                 reasoning = "" if job.plan.exclude_reasoning else update.reasoning
+                if not (update.tool_calls or update.logprobs or state.finish_reason):
+                    # Text alone (nearly every chunk), or nothing to send yet.
+                    if update.content or reasoning:
+                        role = not announced[update.index]
+                        announced[update.index] = True
+                        yield encoder.event(update.index, update.content, reasoning, role=role)
+                    continue
                 delta = DeltaMessage(
                     role=None if announced[update.index] else "assistant",
                     content=update.content or None,
