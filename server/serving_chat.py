@@ -44,7 +44,7 @@ from server.sampling import (
 )
 from server.structured import constraint_from_format
 from server.thinking import ThinkingDefaults, ThinkingPlan, plan_thinking
-from server.tool_stream import ToolCallStream
+from server.tool_stream import ToolCallStream, joined
 from server.tools import ToolPlan, plan_tools, template_messages, template_supports_tools
 
 if TYPE_CHECKING:
@@ -83,13 +83,23 @@ class ChoiceState:
     splitter: ReasoningSplitter | None
     calls: ToolCallStream
     token_ids: list[int] = field(default_factory=list)
-    reasoning: str = ""
-    answer: str = ""  # the answer's text as generated (a tool call's JSON included)
+    # Text as pieces, joined when read (``reasoning``, ``answer``): adding to a string per token
+    # would copy all of it each time.
+    reasoning_pieces: list[str] = field(default_factory=list)
+    answer_pieces: list[str] = field(default_factory=list)  # as generated (a tool call's JSON included)
     finish_reason: str | None = None
     report: BudgetForcingReport | None = None
     logprobs: list[TokenLogprob] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_answer_at: float | None = None
+
+    @property
+    def reasoning(self) -> str:
+        return joined(self.reasoning_pieces)
+
+    @property
+    def answer(self) -> str:
+        return joined(self.answer_pieces)
 
     @property
     def content(self) -> str | None:
@@ -100,7 +110,7 @@ class ChoiceState:
         return self.calls.calls
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChoiceUpdate:
     """What one piece of one choice added, as the client sees it."""
 
@@ -248,6 +258,10 @@ class ChatService:
         self, job: ChatJob, request_id: str, states: list[ChoiceState]
     ) -> AsyncIterator[ChoiceUpdate]:
         """Generate every choice of ``job`` into ``states``; one update per piece."""
+        if job.n == 1:  # no merging: one async generator less per piece
+            async for piece in self._choice(job, request_id, 0):
+                yield self._advance(0, states[0], piece, job)
+            return
         async for index, piece in merge_choices(lambda index: self._choice(job, request_id, index), job.n):
             yield self._advance(index, states[index], piece, job)
 
@@ -349,8 +363,10 @@ class ChatService:
             tail_reasoning, tail_answer = state.splitter.finish()
             reasoning += tail_reasoning
             answer += tail_answer
-        state.reasoning += reasoning
-        state.answer += answer
+        if reasoning:
+            state.reasoning_pieces.append(reasoning)
+        if answer:
+            state.answer_pieces.append(answer)
         if answer and state.first_answer_at is None:
             state.first_answer_at = time.monotonic()
         content, tool_calls = state.calls.feed(answer)
