@@ -272,10 +272,6 @@ class ChatService:
         self, job: ChatJob, request_id: str, states: list[ChoiceState]
     ) -> AsyncIterator[ChoiceUpdate]:
         """Generate every choice of ``job`` into ``states``; one update per piece."""
-        if job.n == 1:  # no merging: one async generator less per piece
-            async for piece in self._choice(job, request_id, 0):
-                yield self._advance(0, states[0], piece, job)
-            return
         async for index, piece in merge_choices(lambda index: self._choice(job, request_id, index), job.n):
             yield self._advance(index, states[index], piece, job)
 
