@@ -94,6 +94,19 @@ def delta_output_kind() -> Any:
     return RequestOutputKind.DELTA
 
 
+def cache_environment() -> None:
+    """Have vLLM read its environment variables once from now on: otherwise it reads them at every
+    use, in this process twice per output token of every request (its metrics check
+    ``VLLM_COMPUTE_NANS_IN_LOGITS``). Its engine processes do the same once started
+    (``vllm.envs.enable_envs_cache``); call it once the engine runs, as nothing here sets a vLLM
+    variable after that. A release without it keeps reading them."""
+    from vllm import envs
+
+    enable = getattr(envs, "enable_envs_cache", None)
+    if enable is not None:
+        enable()
+
+
 def request_params(params: SamplingParams) -> SamplingParams:
     """A deep copy of ``params`` for one engine request alone, marked so that the engine takes it
     without a deep copy of its own, as vLLM's server marks the parameters it builds per request
