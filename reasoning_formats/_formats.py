@@ -132,6 +132,13 @@ class ReasoningSplitter:
 
     def feed(self, text: str) -> tuple[str, str]:
         """Add ``text``; return the (reasoning, answer) text that is now certain."""
+        if not self._pending:
+            # Nearly every piece: nothing held back, and no delimiter can begin in it.
+            if self._phase is _Phase.REASONING and not self._at_reasoning_start:
+                if self._fmt.end[0] not in text:
+                    return text, ""
+            elif self._phase is _Phase.ANSWER and self._answer_started:
+                return "", text
         self._pending += text
         reasoning = answer = ""
         while True:

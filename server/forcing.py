@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.protocol import BudgetForcingReport
 from server.thinking import ThinkingPlan
+from server.vllm_compat import request_params
 
 if TYPE_CHECKING:
     from vllm import RequestOutput, SamplingParams
@@ -126,7 +127,6 @@ async def run_with_budget(
     for number in range(2 * plan.max_extensions + 5):  # each round trip moves a phase forward
         left = limit - len(progress.completion)
         phase = Phase.THINK if progress.thinking else Phase.ANSWER
-        phase_params = (answer_params or params).clone() if phase is Phase.ANSWER else params.clone()
         stop_early = False
         if phase is Phase.THINK:
             room = think_cap - len(wrapup) - len(progress.completion)
@@ -139,6 +139,7 @@ async def run_with_budget(
                 progress.forced_end = True
                 yield Piece((plan.wrapup_text if wrapup else "") + think.forced_end_text, inserted)
                 continue
+            phase_params = request_params(params)
             phase_params.max_tokens = min(room, left)
             stop_early = (
                 len(progress.completion) < plan.min_tokens and progress.extensions < plan.max_extensions
@@ -148,6 +149,7 @@ async def run_with_budget(
         elif left <= 0:
             break
         else:
+            phase_params = request_params(answer_params or params)
             phase_params.max_tokens = left
 
         result = PhaseResult()

@@ -129,10 +129,12 @@ def constrain(engine: AsyncLLM, params: SamplingParams, constraint: AnswerConstr
 
 def choice_params(params: SamplingParams, seed: int | None, index: int) -> SamplingParams:
     """Choices run as separate requests; with a seed, choice i samples with seed + i (wrapping within
-    the signed 64-bit range), so that choices differ and still reproduce."""
+    the signed 64-bit range), so that choices differ and still reproduce. Without one, every choice
+    has ``params`` itself: nothing changes them (the engine and budget forcing's phases take copies)."""
+    if seed is None:
+        return params
     params = params.clone()
-    if seed is not None:
-        params.seed = (seed + index - INT64_MIN) % 2**64 + INT64_MIN
+    params.seed = (seed + index - INT64_MIN) % 2**64 + INT64_MIN
     return params
 
 

@@ -26,6 +26,7 @@ from server.protocol import (
     DeltaMessage,
     DeltaToolCall,
     ResponseMessage,
+    TextChunkEncoder,
     TokenLogprob,
     ToolCall,
     TopLogprob,
@@ -43,13 +44,16 @@ from server.sampling import (
 )
 from server.structured import constraint_from_format
 from server.thinking import ThinkingDefaults, ThinkingPlan, plan_thinking
-from server.tool_stream import ToolCallStream
+from server.tool_stream import ToolCallStream, joined
 from server.tools import ToolPlan, plan_tools, template_messages, template_supports_tools
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
     from vllm import RequestOutput, SamplingParams
     from vllm.v1.engine.async_llm import AsyncLLM
+
+
+INSERTED_TEXTS_CACHED = 64
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,23 @@ class ChoiceState:
     splitter: ReasoningSplitter | None
     calls: ToolCallStream
     token_ids: list[int] = field(default_factory=list)
-    reasoning: str = ""
-    answer: str = ""  # the answer's text as generated (a tool call's JSON included)
+    # Text as pieces, joined when read (``reasoning``, ``answer``): adding to a string per token
+    # would copy all of it each time.
+    reasoning_pieces: list[str] = field(default_factory=list)
+    answer_pieces: list[str] = field(default_factory=list)  # as generated (a tool call's JSON included)
     finish_reason: str | None = None
     report: BudgetForcingReport | None = None
     logprobs: list[TokenLogprob] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_answer_at: float | None = None
+
+    @property
+    def reasoning(self) -> str:
+        return joined(self.reasoning_pieces)
+
+    @property
+    def answer(self) -> str:
+        return joined(self.answer_pieces)
 
     @property
     def content(self) -> str | None:
@@ -99,7 +113,7 @@ class ChoiceState:
         return self.calls.calls
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChoiceUpdate:
     """What one piece of one choice added, as the client sees it."""
 
@@ -135,6 +149,7 @@ class ChatService:
         self._think_format = think_format
         self._think: ThinkTokens | None = None
         self._open_think: list[int] = []
+        self._inserted_ids: dict[str, list[int]] = {}
         if think_format is not None:
             end_ids = self._encode(think_format.end)
             if len(end_ids) != 1:
@@ -153,6 +168,16 @@ class ChatService:
 
     def _encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False))
+
+    def _encode_inserted(self, text: str) -> list[int]:
+        """Budget forcing's inserted texts (the wrap-up, an extension): the same few strings for
+        nearly every request, so each is tokenized once (the first few dozen a client names, too)."""
+        ids = self._inserted_ids.get(text)
+        if ids is None:
+            ids = self._encode(text)
+            if len(self._inserted_ids) < INSERTED_TEXTS_CACHED:
+                self._inserted_ids[text] = ids
+        return list(ids)
 
     async def create(self, job: ChatJob, request_id: str) -> ChatCompletionResponse:
         states = [self.new_state(job) for _ in range(job.n)]
@@ -185,6 +210,7 @@ class ChatService:
         request = job.request
         states = [self.new_state(job) for _ in range(job.n)]
         created = int(time.time())
+        encoder = TextChunkEncoder(request_id, created, self.model_name)
 
         def event(choices: list[ChatChunkChoice], usage: Usage | None = None) -> str:
             chunk = ChatCompletionChunk(
@@ -199,6 +225,13 @@ class ChatService:
             async for update in self.run(job, request_id, states):
                 state = update.state
                 reasoning = "" if job.plan.exclude_reasoning else update.reasoning
+                if not (update.tool_calls or update.logprobs or state.finish_reason):
+                    # Text alone (nearly every chunk), or nothing to send yet.
+                    if update.content or reasoning:
+                        role = not announced[update.index]
+                        announced[update.index] = True
+                        yield encoder.event(update.index, update.content, reasoning, role=role)
+                    continue
                 delta = DeltaMessage(
                     role=None if announced[update.index] else "assistant",
                     content=update.content or None,
@@ -258,7 +291,7 @@ class ChatService:
             limit=job.limit,
             plan=job.plan,
             think=self._think,
-            encode=self._encode,
+            encode=self._encode_inserted,
             request_id=choice_id,
             answer_params=None if answer_params is None else choice_params(answer_params, job.seed, index),
         )
@@ -340,8 +373,10 @@ class ChatService:
             tail_reasoning, tail_answer = state.splitter.finish()
             reasoning += tail_reasoning
             answer += tail_answer
-        state.reasoning += reasoning
-        state.answer += answer
+        if reasoning:
+            state.reasoning_pieces.append(reasoning)
+        if answer:
+            state.answer_pieces.append(answer)
         if answer and state.first_answer_at is None:
             state.first_answer_at = time.monotonic()
         content, tool_calls = state.calls.feed(answer)

@@ -18,44 +18,62 @@ if TYPE_CHECKING:
 
 
 class ToolCallStream:
+    """Text is kept as a list of pieces, joined when read: adding to a string per token would copy
+    the whole answer each time (quadratic in its length)."""
+
     def __init__(self, plan: ToolPlan, tokenizer: PreTrainedTokenizerBase) -> None:
         self._plan = plan
         self._tokenizer = tokenizer
-        self._held = ""
+        self._held: list[str] = []  # required and auto answers, parsed at the end
         self._named: ToolCall | None = None
-        self.content: str | None = None if plan.calls_possible else ""
-        self.calls: list[ToolCall] = []
+        self._arguments: list[str] = []  # the named call's
+        # None: no content (the answer was tool calls); until the end, when calls are possible
+        self._content: list[str] | None = None if plan.calls_possible else []
+        self._calls: list[ToolCall] = []
+
+    @property
+    def content(self) -> str | None:
+        return None if self._content is None else joined(self._content)
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        if self._named is not None:
+            self._named.function.arguments = joined(self._arguments)
+        return self._calls
 
     def feed(self, answer: str) -> tuple[str, list[DeltaToolCall]]:
         """Take answer text; return the content and the tool-call deltas to send now."""
         if not self._plan.calls_possible:
-            self.content = (self.content or "") + answer
+            assert self._content is not None  # the answer is all content
+            if answer:
+                self._content.append(answer)
             return answer, []
         if self._plan.mode != "named":
-            self._held += answer
+            if answer:
+                self._held.append(answer)
             return "", []
         if not answer:
             return "", []
+        self._arguments.append(answer)
         if self._named is None:
             self._named = new_call(self._plan.named or "", "")
-            self.calls = [self._named]
+            self._calls = [self._named]
             first = DeltaToolCall(
                 index=0,
                 id=self._named.id,
                 type="function",
                 function=DeltaFunctionCall(name=self._named.function.name, arguments=answer),
             )
-            self._named.function.arguments = answer
             return "", [first]
-        self._named.function.arguments += answer
         return "", [DeltaToolCall(index=0, function=DeltaFunctionCall(arguments=answer))]
 
     def finish(self) -> tuple[str, list[DeltaToolCall]]:
         """The answer is complete: parse what was held back; return what is left to send."""
         if not self._plan.calls_possible or self._plan.mode == "named":
             return "", []
-        content, calls = self._plan.parse(self._held, self._tokenizer)
-        self.content, self.calls = content, calls
+        content, calls = self._plan.parse(joined(self._held), self._tokenizer)
+        self._content = None if content is None else [content]
+        self._calls = calls
         deltas = [
             DeltaToolCall(
                 index=index,
@@ -66,3 +84,10 @@ class ToolCallStream:
             for index, call in enumerate(calls)
         ]
         return content or "", deltas
+
+
+def joined(pieces: list[str]) -> str:
+    """Text kept as pieces, as one string; that becomes the only piece, so reading again is free."""
+    if len(pieces) > 1:
+        pieces[:] = ["".join(pieces)]
+    return pieces[0] if pieces else ""

@@ -24,6 +24,7 @@ request model they take in ``vllm.entrypoints.openai.chat_completion.protocol``.
 
 from __future__ import annotations
 
+import copy
 import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,29 @@ def delta_output_kind() -> Any:
     from vllm.sampling_params import RequestOutputKind
 
     return RequestOutputKind.DELTA
+
+
+def cache_environment() -> None:
+    """Have vLLM read its environment variables once from now on: otherwise it reads them at every
+    use, in this process twice per output token of every request (its metrics check
+    ``VLLM_COMPUTE_NANS_IN_LOGITS``). Its engine processes do the same once started
+    (``vllm.envs.enable_envs_cache``); call it once the engine runs, as nothing here sets a vLLM
+    variable after that. A release without it keeps reading them."""
+    from vllm import envs
+
+    enable = getattr(envs, "enable_envs_cache", None)
+    if enable is not None:
+        enable()
+
+
+def request_params(params: SamplingParams) -> SamplingParams:
+    """A deep copy of ``params`` for one engine request alone, marked so that the engine takes it
+    without a deep copy of its own, as vLLM's server marks the parameters it builds per request
+    (``skip_clone``; a release without the field deep-copies as before)."""
+    copied = copy.deepcopy(params)
+    if hasattr(copied, "skip_clone"):
+        copied.skip_clone = True
+    return copied
 
 
 def select_w4a16_kernel(kernel: str) -> None:

@@ -33,7 +33,15 @@ def test_split_reasoning(fmt, text, expected) -> None:
 @pytest.mark.parametrize("fmt", [R1, QWEN3])
 @pytest.mark.parametrize(
     "text",
-    ["<think>a</thi</think>\n\nb</think>c", "abc</think>\n\nanswer", "</th", "<thin", "  <think>x</think>y"],
+    [
+        "<think>a</thi</think>\n\nb</think>c",
+        "abc</think>\n\nanswer",
+        "</th",
+        "<thin",
+        "  <think>x</think>y",
+        # long stretches without a delimiter (the splitter's fast path), '<' and '/' in them
+        "a < b / c, 2</3 <think> </ th</think>\n\nline\n\nnext <think></think> end\n",
+    ],
 )
 def test_streaming_equals_whole_for_every_chunking(fmt, text) -> None:
     """Deltas split anywhere, even inside a delimiter, add up to the whole-text split."""
