@@ -359,6 +359,8 @@ class TextChunkEncoder:
     where the text goes; each event then only JSON-escapes its text into that: byte for byte what
     ``model_dump_json(exclude_none=True)`` of the ``ChatCompletionChunk`` writes (a test checks).
     Chunks that carry anything else (tool calls, logprobs, a finish reason, usage) are not its job.
+    The one difference: a lone surrogate, which pydantic refuses to serialize, passes through here;
+    the engine's text never holds one (its detokenizer returns valid UTF-8).
     """
 
     def __init__(self, request_id: str, created: int, model: str) -> None:
