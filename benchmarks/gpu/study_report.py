@@ -214,8 +214,9 @@ def forcing_table(base: dict[str, Any] | None) -> str:
     lines = [
         "\nBudget-forcing cost, bf16: thinking cut at 256 tokens then answered to 512 in all, against "
         "uncapped requests of the same length:\n",
-        "| concurrency | uncapped tok/s | capped tok/s | cost (<= 1%) | uncapped median E2E ms | capped |",
-        "|---|---|---|---|---|---|",
+        "| concurrency | uncapped tok/s | capped tok/s | cost (<= 1%) | uncapped median E2E ms | capped "
+        "| capped: median ITL thinking / answer ms | gap at the forced end ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for plain, forced, concurrency in (("c1", "c1-forced", 1), ("c64", "c64-forced", 64)):
         t_plain, t_forced = (
@@ -231,9 +232,22 @@ def forcing_table(base: dict[str, Any] | None) -> str:
                 cost,
                 _fmt(_value(base, plain, "median_e2el_ms")),
                 _fmt(_value(base, forced, "median_e2el_ms")),
+                _phase_itls(base, forced),
+                _fmt(_phase(base, forced, "median_switch_gap_ms")),
             )
         )
     return "\n".join(lines) + "\n"
+
+
+def _phase(record: dict[str, Any], load: str, name: str) -> float | None:
+    """A forced load's phase figure (study.phase_split); runs before it was recorded have none."""
+    phases = (record.get("loads", {}).get(load) or {}).get("phases") or {}
+    return phases.get(name)
+
+
+def _phase_itls(record: dict[str, Any], load: str) -> str:
+    thinking, answer = (_phase(record, load, f"median_{p}_itl_ms") for p in ("thinking", "answer"))
+    return "-" if thinking is None or answer is None else f"{thinking:.2f} / {answer:.2f}"
 
 
 def not_measured(records: list[dict[str, Any]]) -> str:
