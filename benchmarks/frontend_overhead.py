@@ -33,12 +33,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from launcher import SMALL_KV_CACHE, free_port  # noqa: E402
+from launcher import SMALL_KV_CACHE, ServerStartError, free_port, terminate, wait_for_health  # noqa: E402
 from lifeline import PARENT_ENV  # noqa: E402
 from loadtest import datasets  # noqa: E402
 from loadtest.client import RequestOptions, StreamingClient  # noqa: E402
@@ -81,22 +79,13 @@ def running(server: Server, model: Path, log: Path) -> Iterator[tuple[int, int]]
         out.flush()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=server.tree)
         try:
-            deadline = time.monotonic() + 600
-            while True:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{server.label} did not start; see {log}")
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                time.sleep(1)
+            try:
+                wait_for_health(process, f"http://127.0.0.1:{port}", timeout=600, name=server.label)
+            except ServerStartError as exc:
+                raise SystemExit(f"{exc}; see {log}") from None
             yield port, process.pid
         finally:
-            process.terminate()
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            terminate(process)
 
 
 async def measure(port: int, pid: int, args: argparse.Namespace) -> list[dict[str, float]]:

@@ -19,19 +19,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from launcher import free_port  # noqa: E402
+from launcher import SMALL_KV_CACHE, ServerStartError, free_port, terminate, wait_for_health  # noqa: E402
 from tinymodel import build_tiny_model  # noqa: E402
 
-ENGINE_ARGS = ["--enforce-eager", "--max-model-len", "1024", "--gpu-memory-utilization", "0.2"]
+ENGINE_ARGS = ["--enforce-eager", "--max-model-len", "1024", *SMALL_KV_CACHE]
 ENDPOINTS = {"completions": ("openai", "/v1/completions"), "chat": ("openai-chat", "/v1/chat/completions")}
 METRICS = ("request_throughput", "output_throughput", "median_ttft_ms", "median_tpot_ms")
 
@@ -47,18 +44,13 @@ def running(kind: str, model: Path, log: Path) -> Iterator[int]:
     with open(log, "ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 300
-            while True:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{kind} server did not start; see {log}")
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                time.sleep(1)
+            try:
+                wait_for_health(process, f"http://127.0.0.1:{port}", timeout=300, name=f"{kind} server")
+            except ServerStartError as exc:
+                raise SystemExit(f"{exc}; see {log}") from None
             yield port
         finally:
-            process.terminate()
-            process.wait(60)
+            terminate(process)
 
 
 def bench(port: int, model: Path, endpoint: str, args: argparse.Namespace) -> dict[str, float]:

@@ -38,6 +38,34 @@ class ServerStartError(RuntimeError):
     pass
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """SIGTERM (a server drains and stops its engine), then SIGKILL if it is not gone in ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for_health(process: subprocess.Popen[bytes], url: str, *, timeout: float, name: str) -> float:
+    """Block until ``url``'s ``/health`` answers 200 (any OpenAI-compatible server: serve, vLLM's own);
+    returns the seconds waited. Raises ServerStartError when ``process`` exits first or ``timeout``
+    passes; stopping it is the caller's."""
+    started = time.monotonic()
+    while True:
+        if process.poll() is not None:
+            raise ServerStartError(f"{name} exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        if time.monotonic() - started > timeout:
+            raise ServerStartError(f"{name} was not healthy after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
 class ServerProcess:
     """``serve`` in a child process, started on enter and stopped cleanly on exit.
 

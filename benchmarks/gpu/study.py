@@ -198,7 +198,7 @@ def server_command(
 def running_server(
     cell: Cell, model: Path, log_path: Path, tp: int, memory: float
 ) -> Iterator[tuple[str, float]]:
-    from launcher import free_port
+    from launcher import ServerStartError, free_port, terminate, wait_for_health
 
     port = free_port()
     wait_for_free_gpu()
@@ -212,24 +212,14 @@ def running_server(
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            while True:
-                if process.poll() is not None:
-                    tail = log_path.read_text(errors="replace")[-4000:]
-                    raise RuntimeError(f"{cell.key}: server exited ({process.returncode}):\n{tail}")
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                        break
-                if time.monotonic() - started > 600:
-                    raise RuntimeError(f"{cell.key}: not healthy after 600 s")
-                time.sleep(0.5)
+            try:
+                wait_for_health(process, url, timeout=600, name=cell.key)
+            except ServerStartError as exc:
+                tail = log_path.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"{exc}:\n{tail}") from None
             yield url, time.monotonic() - started
         finally:
-            process.terminate()
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            terminate(process)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
 

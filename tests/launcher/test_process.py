@@ -4,13 +4,15 @@ the serving environment's Python that never becomes healthy shows every way a wa
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from launcher import ServerProcess, ServerStartError
+from launcher import ServerProcess, ServerStartError, free_port, wait_for_health
 
 
 def _fake_python(tmp_path: Path, body: str) -> Path:
@@ -53,3 +55,34 @@ def test_the_start_timeout_counts_from_the_launch_and_stops_the_server(tmp_path:
     with pytest.raises(ServerStartError, match="did not become healthy in 1 s"):
         server.wait_ready()
     assert server.stop() is None  # stopped already
+
+
+HEALTH_SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Health(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+"""
+
+
+def test_wait_for_health_takes_any_server_and_reports_an_exit_or_a_timeout() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    healthy = subprocess.Popen([sys.executable, "-c", HEALTH_SERVER, str(port)])
+    try:
+        assert wait_for_health(healthy, url, timeout=30, name="stub") < 30
+    finally:
+        healthy.kill()
+        healthy.wait()
+    with pytest.raises(ServerStartError, match="stub exited with code 3"):
+        wait_for_health(subprocess.Popen(["sh", "-c", "exit 3"]), url, timeout=30, name="stub")
+    silent = subprocess.Popen(["sleep", "30"])
+    try:
+        with pytest.raises(ServerStartError, match="stub was not healthy after 1 s"):
+            wait_for_health(silent, url, timeout=1, name="stub")
+    finally:
+        silent.kill()
+        silent.wait()
