@@ -32,7 +32,8 @@ define venv_install
 	$(1)/bin/uv pip install --python $(1)/bin/python $(TORCH_SOURCE) $(3) --editable '.[$(2)]'
 endef
 
-.PHONY: setup setup-serve setup-quantize demo test test-serve test-quantize lint clean gpu-smoke
+.PHONY: setup setup-serve setup-quantize demo test test-serve test-serve-own-engines test-serve-shared-engines \
+	test-quantize lint clean gpu-smoke
 
 setup: setup-serve setup-quantize
 
@@ -82,11 +83,24 @@ QUANTIZE_SUITE_ENV := OMP_NUM_THREADS=$(shell echo $$(( $(CORES) - $(HALF) ))) \
 	VLLM_CPU_OMP_THREADS_BIND=$(call cores,$(HALF),$(shell echo $$(( $(CORES) - 1 ))))
 endif
 
+# The serving suite is mostly waiting on one engine start after another (one core busy), so `make test`
+# runs it as two pytest sessions: the tests that start engines of their own, and the rest (which share
+# the session's servers), beside the quantize suite.
+SERVE_OWN_ENGINES := tests/demo tests/lifeline tests/server/test_shutdown.py \
+	tests/server/test_tensor_parallel.py tests/server/test_unlimited_budget.py
+
 test: lint
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-serve test-quantize SIDE_BY_SIDE=1
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-serve-own-engines test-serve-shared-engines \
+		test-quantize SIDE_BY_SIDE=1
 
 test-serve: setup-serve
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env"
+
+test-serve-own-engines: setup-serve
+	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(SERVE_OWN_ENGINES)
+
+test-serve-shared-engines: setup-serve
+	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(addprefix --ignore=,$(SERVE_OWN_ENGINES))
 
 test-quantize: setup-quantize
 	$(QUANTIZE_SUITE_ENV) $(QVENV)/bin/python -m pytest -m quantize_env

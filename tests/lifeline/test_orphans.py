@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from evalclient.stub import StubThread
+from evalclient.stub import StubReply, StubThread
 from launcher import free_port
 
 # Generous bounds on waiting for processes (not timings under test): a busy 2-core host is slow.
@@ -85,7 +85,17 @@ def kill_and_check_no_orphans(parent: subprocess.Popen[bytes], children: set[int
 
 
 def test_evalclient_leaves_no_scoring_worker_or_resource_tracker(tmp_path: Path) -> None:
-    stub = StubThread(free_port(), delay_s=600)  # answers never come: the run stays busy
+    answered = []
+
+    def first_at_once_then_never(message: str) -> StubReply:
+        # The first answer is one the client cannot score itself (not an integer): the scoring pool
+        # starts for it. No other answer comes: the run stays busy, its workers alive.
+        answered.append(message)
+        if len(answered) == 1:
+            return StubReply("<think>\nhalf\n</think>\n\n\\boxed{\\frac{1}{2}}")
+        return StubReply("", delay_s=600)
+
+    stub = StubThread(free_port(), responder=first_at_once_then_never)
     command = [sys.executable, "-m", "evalclient", "--endpoint", stub.base_url, "--model", "stub"]
     command += ["--benchmark", "toy-arith", "--scoring-workers", "2", "--quiet", "--max-retries", "0"]
     command += ["--out", str(tmp_path / "run")]
