@@ -33,7 +33,7 @@ define venv_install
 endef
 
 .PHONY: setup setup-serve setup-quantize demo test test-serve test-serve-own-engines test-serve-shared-engines \
-	test-quantize lint clean gpu-smoke
+	test-quantize test-quantize-defaults test-quantize-rest lint clean gpu-smoke
 
 setup: setup-serve setup-quantize
 
@@ -90,9 +90,13 @@ endif
 SERVE_OWN_ENGINES := tests/demo tests/lifeline tests/server/test_shutdown.py \
 	tests/server/test_tensor_parallel.py tests/server/test_unlimited_budget.py
 
+# The quantize suite likewise, as its defaults module (every scheme with default flags) and the rest, so
+# that both cores stay busy once the serving sessions are done.
+QUANTIZE_DEFAULTS := tests/quantize/test_defaults.py
+
 test: lint
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-serve-own-engines test-serve-shared-engines \
-		test-quantize SIDE_BY_SIDE=1
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-serve-own-engines test-serve-shared-engines \
+		test-quantize-defaults test-quantize-rest SIDE_BY_SIDE=1
 
 test-serve: setup-serve
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env"
@@ -105,6 +109,12 @@ test-serve-shared-engines: setup-serve
 
 test-quantize: setup-quantize
 	$(QUANTIZE_SUITE_ENV) $(QVENV)/bin/python -m pytest -m quantize_env
+
+test-quantize-defaults: setup-quantize
+	$(QUANTIZE_SUITE_ENV) $(QVENV)/bin/python -m pytest -m quantize_env $(QUANTIZE_DEFAULTS)
+
+test-quantize-rest: setup-quantize
+	$(QUANTIZE_SUITE_ENV) $(QVENV)/bin/python -m pytest -m quantize_env --ignore=$(QUANTIZE_DEFAULTS)
 
 # On a CUDA host: quantize the tiny reasoner to W4A16 on the GPU, serve it and bf16, check every route.
 gpu-smoke: setup
