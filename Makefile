@@ -32,8 +32,8 @@ define venv_install
 	$(1)/bin/uv pip install --python $(1)/bin/python $(TORCH_SOURCE) $(3) --editable '.[$(2)]'
 endef
 
-.PHONY: setup setup-serve setup-quantize demo test test-serve test-serve-own-engines test-serve-shared-engines \
-	test-quantize test-quantize-defaults test-quantize-rest lint clean gpu-smoke
+.PHONY: setup setup-serve setup-quantize demo test test-serve test-serve-demo test-serve-own-engines \
+	test-serve-shared-engines test-quantize test-quantize-defaults test-quantize-rest lint clean gpu-smoke
 
 setup: setup-serve setup-quantize
 
@@ -85,8 +85,11 @@ QUANTIZE_SUITE_ENV := OMP_NUM_THREADS=$(shell echo $$(( $(CORES) - $(HALF) ))) \
 endif
 
 # The serving suite is mostly waiting on one engine start after another (one core busy), so `make test`
-# runs it as two pytest sessions: the tests that start engines of their own, and the rest (which share
-# the session's servers), beside the quantize suite.
+# runs it as three pytest sessions beside the quantize suite: the demo's end-to-end run (a quarter hour
+# of a loaded 2-core host on its own), the other tests that start engines of their own, and the rest
+# (which share the session's servers). With the demo among the other own-engine tests, that session
+# ended 5 minutes after every other one (29.2 minutes in all on a slower host than the README's).
+SERVE_DEMO := tests/demo/test_main_job.py
 SERVE_OWN_ENGINES := tests/demo tests/lifeline tests/server/test_shutdown.py \
 	tests/server/test_tensor_parallel.py tests/server/test_unlimited_budget.py
 
@@ -95,14 +98,18 @@ SERVE_OWN_ENGINES := tests/demo tests/lifeline tests/server/test_shutdown.py \
 QUANTIZE_DEFAULTS := tests/quantize/test_defaults.py
 
 test: lint
-	$(MAKE) --no-print-directory -j4 --output-sync=target test-serve-own-engines test-serve-shared-engines \
-		test-quantize-defaults test-quantize-rest SIDE_BY_SIDE=1
+	$(MAKE) --no-print-directory -j5 --output-sync=target test-serve-demo test-serve-own-engines \
+		test-serve-shared-engines test-quantize-defaults test-quantize-rest SIDE_BY_SIDE=1
 
 test-serve: setup-serve
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env"
 
+test-serve-demo: setup-serve
+	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(SERVE_DEMO)
+
 test-serve-own-engines: setup-serve
-	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(SERVE_OWN_ENGINES)
+	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(SERVE_OWN_ENGINES) \
+		--ignore=$(SERVE_DEMO)
 
 test-serve-shared-engines: setup-serve
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(addprefix --ignore=,$(SERVE_OWN_ENGINES))

@@ -100,6 +100,8 @@ PLANS: dict[str, tuple[Cell, ...]] = {
     "dry": (Cell("bf16", loads=("c1", "c1-forced")), Cell("bf16", server="vllm", loads=("c1",))),
 }
 # Seconds a cell needs beyond its loads (engine start, a quantization), for --budget-s.
+# (7B figures; SHAPE_TIME_SCALE scales them by the shape's parameter count, roughly.)
+SHAPE_TIME_SCALE = {"tiny": 0.5, "1.5b": 0.6, "7b": 1.0, "14b": 1.8, "32b": 4.0}
 CELL_OVERHEAD_S = 85
 QUANTIZE_S = {
     "w4a16": 120,
@@ -365,7 +367,9 @@ def estimated_seconds(cell: Cell, work: Path, shape: str) -> float:
         if cell.scheme == "bf16" or (work / f"artifact-{shape}-{cell.scheme}" / "quantreason.json").exists()
         else QUANTIZE_S.get(cell.scheme, 120)
     )
-    return CELL_OVERHEAD_S + quantize + sum(per_load.get(name, 30) for name in cell.loads)
+    # Measured on the 7B shape; a larger model's engine start, GPTQ and decode steps take longer.
+    scale = SHAPE_TIME_SCALE.get(shape, 1.0)
+    return scale * (CELL_OVERHEAD_S + quantize + sum(per_load.get(name, 30) for name in cell.loads))
 
 
 def facts_of_host() -> dict[str, Any]:
