@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +100,6 @@ PLANS: dict[str, tuple[Cell, ...]] = {
     "dry": (Cell("bf16", loads=("c1", "c1-forced")), Cell("bf16", server="vllm", loads=("c1",))),
 }
 # Seconds a cell needs beyond its loads (engine start, a quantization), for --budget-s.
-# (7B figures; SHAPE_TIME_SCALE scales them by the shape's parameter count, roughly.)
-SHAPE_TIME_SCALE = {"tiny": 0.5, "1.5b": 0.6, "7b": 1.0, "14b": 1.8, "32b": 4.0}
 CELL_OVERHEAD_S = 85
 QUANTIZE_S = {
     "w4a16": 120,
@@ -111,6 +109,11 @@ QUANTIZE_S = {
     "fp8-kv": 90,
     "w4a16+fp8-kv": 150,
 }
+
+
+# The figures above are the 7B shape's; a larger model's engine start, GPTQ and decode steps take longer
+# (the 14B cells took about 1.8x).
+SHAPE_TIME_SCALE = {"tiny": 0.5, "1.5b": 0.6, "7b": 1.0, "14b": 1.8, "32b": 4.0}
 
 
 def log(message: str) -> None:
@@ -367,9 +370,9 @@ def estimated_seconds(cell: Cell, work: Path, shape: str) -> float:
         if cell.scheme == "bf16" or (work / f"artifact-{shape}-{cell.scheme}" / "quantreason.json").exists()
         else QUANTIZE_S.get(cell.scheme, 120)
     )
-    # Measured on the 7B shape; a larger model's engine start, GPTQ and decode steps take longer.
-    scale = SHAPE_TIME_SCALE.get(shape, 1.0)
-    return scale * (CELL_OVERHEAD_S + quantize + sum(per_load.get(name, 30) for name in cell.loads))
+    return SHAPE_TIME_SCALE.get(shape, 1.0) * (
+        CELL_OVERHEAD_S + quantize + sum(per_load.get(name, 30) for name in cell.loads)
+    )
 
 
 def facts_of_host() -> dict[str, Any]:
@@ -423,6 +426,8 @@ def command_run(args: argparse.Namespace) -> None:
     if not (work / "host.json").exists():  # after --build-only, which may run before vLLM is there
         (work / "host.json").write_text(json.dumps(facts_of_host()))
     cells = [cell for cell in PLANS[args.plan] if not args.only or cell.key in args.only]
+    if args.loads:  # a shorter cell where a lease's call has no time for the whole one
+        cells = [replace(cell, loads=tuple(args.loads)) for cell in cells]
     # Results of one shape at another tensor-parallel size are another section of the report.
     tp = args.tensor_parallel_size
     shape_label = args.shape if tp == 1 else f"{args.shape}-tp{tp}"
@@ -466,6 +471,7 @@ def main() -> None:
     run.add_argument("--work", type=Path, default=Path("/tmp/quantreason-gpu-study"))
     run.add_argument("--out", type=Path, required=True, help="where results.jsonl is copied after each cell")
     run.add_argument("--budget-s", type=float, help="start no cell that would not finish within this")
+    run.add_argument("--loads", nargs="+", choices=sorted(LOADS), help="only these loads of each cell")
     run.add_argument("--tensor-parallel-size", type=int, default=1)
     run.add_argument("--build-only", action="store_true", help="only build the random model")
     report = commands.add_parser("report", help="write docs/benchmarks/gpu.md tables and PNGs")
