@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--enforce-eager", action="store_true", help="skip graph capture/compilation (faster start)"
     )
     parser.add_argument(
+        "--compilation-config",
+        help="vLLM's compilation config as JSON, e.g. '{\"cudagraph_mode\": \"FULL\"}' (default: vLLM's)",
+    )
+    parser.add_argument(
         "--w4a16-kernel",
         choices=["auto", "machete", "marlin"],
         default="auto",

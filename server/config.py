@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from server.thinking import ThinkingDefaults
 
@@ -41,6 +42,9 @@ class ServerConfig(BaseModel):
     kv_cache_memory_bytes: Annotated[int | None, Field(gt=0)] = None
     seed: int = 0
     enforce_eager: bool = False
+    # vLLM's compilation config (its --compilation-config), e.g. {"cudagraph_mode": "FULL"}; None:
+    # vLLM's defaults. docs/benchmarks/gpu.md measures when FULL graphs pay (budget forcing, small models).
+    compilation_config: dict[str, Any] | None = None
     # W4A16 GEMM kernel: vLLM's choice, or one forced (server/vllm_compat.py says how).
     w4a16_kernel: Literal["auto", "machete", "marlin"] = "auto"
     # Run one chat and one text completion through the real path before /health says ready.
@@ -78,6 +82,19 @@ class ServerConfig(BaseModel):
             answer_reserve=self.answer_reserve_tokens,
             effort_budgets=dict(self.effort_budgets),
         )
+
+    @field_validator("compilation_config", mode="before")
+    @classmethod
+    def _compilation_config_from_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc})") from None
+        if not isinstance(parsed, dict):
+            raise ValueError('expected a JSON object, e.g. {"cudagraph_mode": "FULL"}')
+        return parsed
 
     @model_validator(mode="after")
     def _delimiters_go_together(self) -> ServerConfig:

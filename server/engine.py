@@ -26,10 +26,15 @@ def start_engine(config: ServerConfig) -> Any:  # vllm.v1.engine.async_llm.Async
         os.environ.setdefault(name, value)  # before vLLM starts its workers, which inherit it
     # Before the engine starts its processes, which read it from the environment.
     vllm_compat.select_w4a16_kernel(config.w4a16_kernel)
+    return vllm_compat.start_async_engine(**engine_arguments(config))
+
+
+def engine_arguments(config: ServerConfig) -> dict[str, Any]:
+    """vLLM engine arguments for ``config``; vLLM's own defaults wherever serve has no reason to differ."""
     memory = config.gpu_memory_utilization
     if memory is None:
         memory = CPU_MEMORY_UTILIZATION if vllm_compat.is_cpu_platform() else GPU_MEMORY_UTILIZATION
-    return vllm_compat.start_async_engine(
+    arguments: dict[str, Any] = dict(
         model=config.model,
         served_model_name=[config.model_name],
         max_model_len=config.max_model_len,
@@ -46,3 +51,6 @@ def start_engine(config: ServerConfig) -> Any:  # vllm.v1.engine.async_llm.Async
         enable_prefix_caching=True,
         structured_outputs_config=vllm_compat.structured_outputs_config(),
     )
+    if config.compilation_config is not None:
+        arguments["compilation_config"] = dict(config.compilation_config)
+    return arguments

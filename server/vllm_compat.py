@@ -157,6 +157,7 @@ def engine_limits(engine: AsyncLLM) -> dict[str, Any]:
         "max_num_batched_tokens": config.scheduler_config.max_num_batched_tokens,
         "max_num_seqs": config.scheduler_config.max_num_seqs,
         "max_cudagraph_capture_size": getattr(compilation, "max_cudagraph_capture_size", None),
+        "cudagraph_mode": str(getattr(compilation, "cudagraph_mode", None)),
         "num_gpu_blocks": getattr(cache, "num_gpu_blocks", None),
         "block_size": getattr(cache, "block_size", None),
     }

@@ -54,6 +54,8 @@ def test_python_dash_m(package: str) -> None:
         (["--model", "/no/such/dir"], "serve: model directory /no/such/dir does not exist"),
         (["--model", "/tmp", "--port", "70000"], "serve: --port:"),
         (["--model", "/tmp", "--think-start", "<r>"], "serve: --think-start and --think-end go together"),
+        (["--model", "/tmp", "--compilation-config", "{cudagraph"], "serve: --compilation-config: not JSON"),
+        (["--model", "/tmp", "--compilation-config", "3"], "serve: --compilation-config: expected a JSON"),
     ],
 )
 def test_serve_bad_input_is_one_line_and_non_zero(args: list[str], message: str) -> None:

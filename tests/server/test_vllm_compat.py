@@ -13,6 +13,9 @@ import pytest
 from launcher import ServerProcess
 from server import app as server_app
 from server import vllm_compat
+from server.config import ServerConfig
+from server.engine import engine_arguments
+from tinymodel import REASONER_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,6 +63,20 @@ def test_version_from_source_has_no_dist_metadata(monkeypatch: pytest.MonkeyPatc
     assert server_app.project_version() == pyproject["project"]["version"]
 
 
+def test_compilation_config_reaches_vllms_engine_config() -> None:
+    """--compilation-config goes to vLLM as its own option does; without it vLLM keeps its defaults."""
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.usage.usage_lib import UsageContext
+
+    model = str(REASONER_DIR)
+    assert "compilation_config" not in engine_arguments(ServerConfig(model=model))
+    config = ServerConfig(model=model, compilation_config='{"max_cudagraph_capture_size": 16}')
+    arguments = engine_arguments(config)
+    assert arguments["compilation_config"] == {"max_cudagraph_capture_size": 16}
+    engine_config = AsyncEngineArgs(**arguments).create_engine_config(UsageContext.OPENAI_API_SERVER)
+    assert engine_config.compilation_config.max_cudagraph_capture_size == 16
+
+
 @pytest.mark.server
 def test_engine_starts_with_vllm_serve_defaults(server: ServerProcess) -> None:
     """serve starts the engine with the OpenAI-server usage context, as `vllm serve` does (on this
@@ -68,3 +85,4 @@ def test_engine_starts_with_vllm_serve_defaults(server: ServerProcess) -> None:
     assert body["vllm"] == vllm_compat.vllm_version()
     assert body["engine"]["max_num_seqs"] == 128
     assert body["engine"]["max_num_batched_tokens"] == 2048
+    assert body["engine"]["cudagraph_mode"] == "NONE"  # no graphs on a CPU
