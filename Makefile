@@ -24,12 +24,14 @@ TORCH_SOURCE := $(if $(CPU_TORCH_DIR),--find-links $(CPU_TORCH_DIR),--torch-back
 endif
 QUANTIZE_EXTRAS := quantize,dev
 # venv_install ENV, EXTRAS[, UV FLAGS]: a fresh virtual environment at ENV with the project and its
-# EXTRAS, by uv.
+# EXTRAS, by uv, bytecode compiled once here: uv writes no .pyc by default, and where
+# PYTHONDONTWRITEBYTECODE is set (as on this project's CI machines) no process ever would, so each one
+# compiled vLLM, torch and transformers from source again (importing vLLM's server: 16.9 s, 10.3 with it).
 define venv_install
 	rm -rf $(1)
 	$(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install --quiet uv
-	$(1)/bin/uv pip install --python $(1)/bin/python $(TORCH_SOURCE) $(3) --editable '.[$(2)]'
+	$(1)/bin/uv pip install --python $(1)/bin/python --compile-bytecode $(TORCH_SOURCE) $(3) --editable '.[$(2)]'
 endef
 
 .PHONY: setup setup-serve setup-quantize demo test test-serve test-serve-demo test-serve-own-engines \
