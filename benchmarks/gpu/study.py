@@ -65,8 +65,20 @@ LOADS: dict[str, Load] = {
     # Budget forcing at equal length: thinking cut at 256 tokens, then the answer to 512 in all.
     "c1-forced": Load("c1-forced", "concurrency:1", "random:256:512", 12, {"max_thinking_tokens": 256}),
     "c64-forced": Load("c64-forced", "concurrency:64", "random:256:512", 128, {"max_thinking_tokens": 256}),
+    # c64's 128 requests take 4 s on the 1.5B shape, and two runs of it differed by 10% (run 7): a few
+    # percent of forcing cost needs longer loads.
+    "c64-512": Load("c64-512", "concurrency:64", "random:256:512", 512),
+    "c64-512-forced": Load(
+        "c64-512-forced", "concurrency:64", "random:256:512", 512, {"max_thinking_tokens": 256}
+    ),
 }
 THROUGHPUT_LOADS = ("c1", "c16", "c64", "c256")
+
+
+def load_named(name: str) -> Load:
+    """A load of a cell; "c64#2" is c64 run again in the same cell (to see the spread between two
+    runs of one load, alternated with another)."""
+    return LOADS[name.partition("#")[0]]
 
 
 @dataclass(frozen=True)
@@ -75,13 +87,18 @@ class Cell:
     kernel: str = "auto"
     server: str = "serve"  # or "vllm": vLLM's own OpenAI server on the same engine arguments
     loads: tuple[str, ...] = ("c1", "c64", "c256")
+    # vLLM's CUDA graph mode: "default" (FULL_AND_PIECEWISE: full graphs for pure-decode steps only) or
+    # "full" (full graphs for mixed prefill-decode steps too, where the attention backend allows it)
+    cudagraph: str = "default"
 
     @property
     def key(self) -> str:
-        return f"{self.scheme}|{self.kernel}|{self.server}"
+        key = f"{self.scheme}|{self.kernel}|{self.server}"
+        return key if self.cudagraph == "default" else f"{key}|cudagraph-{self.cudagraph}"
 
 
 FULL = (*THROUGHPUT_LOADS, "reasoning")
+FORCING_RECHECK = ("c64", "c64-forced", "c64#2", "c64-forced#2", "c1", "c1-forced", "c256")
 PLANS: dict[str, tuple[Cell, ...]] = {
     # What matters most first: bf16 vs W4A16 with each kernel, serve vs vLLM's server, FP8 weights,
     # FP8 KV; then the rest. A 30-minute lease holds about the first six.
@@ -95,6 +112,21 @@ PLANS: dict[str, tuple[Cell, ...]] = {
         Cell("w4a16+fp8-kv", "marlin", loads=("c1", "c64", "c256", "reasoning")),
         Cell("w4a16-awq", "marlin"),
         Cell("w8a8-int8"),
+    ),
+    # Budget forcing at concurrency 64 (15% on the 1.5B shape in run 5): each forced end is a new engine
+    # request whose prefill makes a mixed step, which vLLM's default graph mode runs piecewise. Both
+    # graph modes, each load twice (alternated), and vLLM's server for the TTFT at 64.
+    "forcing": (
+        Cell("bf16", loads=FORCING_RECHECK),
+        Cell("bf16", cudagraph="full", loads=FORCING_RECHECK),
+        Cell("bf16", server="vllm", loads=("c64", "c64#2", "c1", "c256")),
+    ),
+    # The same question with loads four times as long, three pairs alternated.
+    "forcing-long": (
+        Cell(
+            "bf16",
+            loads=tuple(f"{name}{tag}" for tag in ("", "#2", "#3") for name in ("c64-512", "c64-512-forced")),
+        ),
     ),
     # A dry run on a CPU (tiny shape): the whole path, with vLLM's own server and budget forcing.
     "dry": (Cell("bf16", loads=("c1", "c1-forced")), Cell("bf16", server="vllm", loads=("c1",))),
@@ -176,6 +208,8 @@ def server_command(
     ]  # fmt: skip
     if "fp8-kv" in cell.scheme:
         common += ["--kv-cache-dtype", "fp8"]
+    if cell.cudagraph != "default":  # the same option, spelled the same, for serve and vLLM's server
+        common += ["--compilation-config", json.dumps({"cudagraph_mode": cell.cudagraph.upper()})]
     if cell.server == "vllm":
         if cell.kernel == "marlin":
             env["VLLM_DISABLED_KERNELS"] = "MacheteLinearKernel,AllSparkLinearKernel"
@@ -337,7 +371,7 @@ def measure(cell: Cell, shape: str, work: Path, tp: int, memory: float) -> dict[
         record["version"] = httpx.get(f"{url}/version", timeout=10).json() if cell.server == "serve" else None
         record["loads"] = {}
         for name in cell.loads:
-            load = LOADS[name]
+            load = load_named(name)
             log(f"{cell.key}: load {name} ({load.profile}, {load.dataset}, {load.num_requests} requests)")
             out = work / "loadtest" / f"{shape}-{cell.key.replace('|', '-')}-{name}"
             try:
@@ -371,7 +405,7 @@ def estimated_seconds(cell: Cell, work: Path, shape: str) -> float:
         else QUANTIZE_S.get(cell.scheme, 120)
     )
     return SHAPE_TIME_SCALE.get(shape, 1.0) * (
-        CELL_OVERHEAD_S + quantize + sum(per_load.get(name, 30) for name in cell.loads)
+        CELL_OVERHEAD_S + quantize + sum(per_load.get(load_named(name).name, 30) for name in cell.loads)
     )
 
 
@@ -460,6 +494,12 @@ def command_run(args: argparse.Namespace) -> None:
         shutil.copy(results, args.out / "results.jsonl")
 
 
+def _load_name(name: str) -> str:
+    if name.partition("#")[0] not in LOADS:
+        raise argparse.ArgumentTypeError(f"unknown load {name!r}; known: {', '.join(LOADS)}")
+    return name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -471,7 +511,12 @@ def main() -> None:
     run.add_argument("--work", type=Path, default=Path("/tmp/quantreason-gpu-study"))
     run.add_argument("--out", type=Path, required=True, help="where results.jsonl is copied after each cell")
     run.add_argument("--budget-s", type=float, help="start no cell that would not finish within this")
-    run.add_argument("--loads", nargs="+", choices=sorted(LOADS), help="only these loads of each cell")
+    run.add_argument(
+        "--loads",
+        nargs="+",
+        type=_load_name,
+        help=f"only these loads of each cell, of {', '.join(LOADS)}; NAME#2 runs NAME again",
+    )
     run.add_argument("--tensor-parallel-size", type=int, default=1)
     run.add_argument("--build-only", action="store_true", help="only build the random model")
     report = commands.add_parser("report", help="write docs/benchmarks/gpu.md tables and PNGs")

@@ -39,6 +39,8 @@ def label(record: dict[str, Any]) -> str:
         name += f" ({record['kernel']})"
     if record["server"] == "vllm":
         name += ", vLLM's server"
+    if record.get("cudagraph", "default") != "default":
+        name += f", {record['cudagraph']} CUDA graphs"
     return name
 
 
@@ -167,7 +169,7 @@ def tables(records: list[dict[str, Any]]) -> str:
         for r in failed:
             out.append(f"\n- **{label(r)} failed**: `{r['error'].strip().splitlines()[-1][:300]}`")
         out.append(overhead_table(rows, base))
-        out.append(forcing_table(base))
+        out.append(forcing_table(rows))
     return "\n".join(out)
 
 
@@ -208,32 +210,39 @@ def overhead_table(rows: list[dict[str, Any]], base: dict[str, Any] | None) -> s
     return "\n".join(lines) + "\n"
 
 
-def forcing_table(base: dict[str, Any] | None) -> str:
-    if base is None or "c1-forced" not in base.get("loads", {}):
+def forcing_table(rows: list[dict[str, Any]]) -> str:
+    """Each serve cell's forced loads against its uncapped ones; "#2" loads are the same pair again."""
+    pairs = [
+        (r, plain, "{}-forced{}{}".format(*plain.partition("#")))
+        for r in rows
+        if r["server"] == "serve" and "loads" in r
+        for plain in r["loads"]
+        if "forced" not in plain
+    ]
+    pairs = [(r, plain, forced) for r, plain, forced in pairs if forced in r["loads"]]
+    if not pairs:
         return "\nBudget-forcing cost: not measured in this run.\n"
     lines = [
         "\nBudget-forcing cost, bf16: thinking cut at 256 tokens then answered to 512 in all, against "
-        "uncapped requests of the same length:\n",
-        "| concurrency | uncapped tok/s | capped tok/s | cost (<= 1%) | uncapped median E2E ms | capped "
-        "| capped: median ITL thinking / answer ms | gap at the forced end ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "uncapped requests of the same length (loads marked #2: the same pair again, in the same cell):\n",
+        "| cell | concurrency | uncapped tok/s | capped tok/s | cost (<= 1%) | uncapped median E2E ms "
+        "| capped | capped: median ITL thinking / answer ms | gap at the forced end ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for plain, forced, concurrency in (("c1", "c1-forced", 1), ("c64", "c64-forced", 64)):
-        t_plain, t_forced = (
-            _value(base, plain, "output_throughput"),
-            _value(base, forced, "output_throughput"),
-        )
+    for r, plain, forced in pairs:
+        t_plain, t_forced = _value(r, plain, "output_throughput"), _value(r, forced, "output_throughput")
         cost = "-" if not t_plain or t_forced is None else f"{(1 - t_forced / t_plain):+.1%}"
         lines.append(
             _row(
-                str(concurrency),
+                label(r),
+                plain.removeprefix("c"),
                 _fmt(t_plain),
                 _fmt(t_forced),
                 cost,
-                _fmt(_value(base, plain, "median_e2el_ms")),
-                _fmt(_value(base, forced, "median_e2el_ms")),
-                _phase_itls(base, forced),
-                _fmt(_phase(base, forced, "median_switch_gap_ms")),
+                _fmt(_value(r, plain, "median_e2el_ms")),
+                _fmt(_value(r, forced, "median_e2el_ms")),
+                _phase_itls(r, forced),
+                _fmt(_phase(r, forced, "median_switch_gap_ms")),
             )
         )
     return "\n".join(lines) + "\n"
@@ -286,6 +295,9 @@ def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
         shape = ok[0]["shape"] if ok else section.split(",")[0]
         runs_of_shape[shape] = runs_of_shape.get(shape, 0) + 1
         suffix = f"{shape}-run{runs_of_shape[shape]}"
+        ok = [r for r in ok if any(_value(r, load, "output_throughput") for load in LOAD_CONCURRENCY)]
+        if not ok:  # a run of other loads only (the forcing recheck): nothing to draw
+            continue
         figure, axis = plt.subplots(figsize=(7, 4.5))
         for r in ok:
             points = [(c, _value(r, load, "output_throughput")) for load, c in LOAD_CONCURRENCY.items()]
