@@ -25,7 +25,7 @@ endif
 QUANTIZE_EXTRAS := quantize,dev
 # venv_install ENV, EXTRAS[, UV FLAGS]: a fresh virtual environment at ENV with the project and its
 # EXTRAS, by uv, bytecode compiled once here: uv writes no .pyc by default, and where
-# PYTHONDONTWRITEBYTECODE is set (as on this project's CI machines) no process ever would, so each one
+# PYTHONDONTWRITEBYTECODE is set (as on the project's machines) no process ever would, so each one
 # compiled vLLM, torch and transformers from source again (importing vLLM's server: 16.9 s, 10.3 with it).
 define venv_install
 	rm -rf $(1)
