@@ -50,6 +50,9 @@ def test_setup_installs_with_uv_and_keeps_torch_on_its_cpu_build(tmp_path: Path)
     lines = dry_run("setup", tmp_path)
     installs = [line for line in lines if "uv pip install" in line]
     assert len(installs) == 2, lines
+    # Where PYTHONDONTWRITEBYTECODE is set, an environment without .pyc files compiles vLLM and torch
+    # again in every process: twice the CPU of the whole test suite (CONTRIBUTING.md).
+    assert all("--compile-bytecode" in line for line in installs), installs
     if shutil.which("nvidia-smi") is None:  # PyPI's torch is the CUDA build: a CPU host's is not from there
         assert all("--torch-backend cpu" in line or "--find-links" in line for line in installs), installs
 
