@@ -99,21 +99,23 @@ SERVE_OWN_ENGINES := tests/demo tests/lifeline tests/server/test_shutdown.py \
 # that both cores stay busy once the serving sessions are done.
 QUANTIZE_DEFAULTS := tests/quantize/test_defaults.py
 
-test: lint
+# Both environments before any session: serving tests (the demo's, quantize's hand-over) run quantize
+# in its own environment, which the quantize sessions would otherwise still be building beside them.
+test: setup lint
 	$(MAKE) --no-print-directory -j5 --output-sync=target test-serve-demo test-serve-own-engines \
 		test-serve-shared-engines test-quantize-defaults test-quantize-rest SIDE_BY_SIDE=1
 
-test-serve: setup-serve
+test-serve: setup
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env"
 
-test-serve-demo: setup-serve
+test-serve-demo: setup
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(SERVE_DEMO)
 
-test-serve-own-engines: setup-serve
+test-serve-own-engines: setup
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(SERVE_OWN_ENGINES) \
 		--ignore=$(SERVE_DEMO)
 
-test-serve-shared-engines: setup-serve
+test-serve-shared-engines: setup
 	$(SERVE_SUITE_ENV) $(VENV)/bin/python -m pytest -m "not quantize_env" $(addprefix --ignore=,$(SERVE_OWN_ENGINES))
 
 test-quantize: setup-quantize

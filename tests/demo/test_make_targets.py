@@ -42,8 +42,9 @@ def test_a_fresh_clone_builds_both_environments_first(target: str, tmp_path: Pat
     if target == "demo":
         assert max(serve_ready, quantize_ready) < first(lines, "-m demo")
     else:
-        assert serve_ready < first(lines, ".venv/bin/python -m pytest")
-        assert quantize_ready < first(lines, ".venv-quantize/bin/python -m pytest -m quantize_env")
+        # Before any suite starts: the sessions run side by side, and the serving suite's demo test
+        # quantizes through the quantize environment (a half-built one fails it: ModuleNotFoundError).
+        assert max(serve_ready, quantize_ready) < first(lines, "/bin/python -m pytest")
 
 
 def test_setup_installs_with_uv_and_keeps_torch_on_its_cpu_build(tmp_path: Path) -> None:
