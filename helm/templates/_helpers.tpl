@@ -155,6 +155,7 @@ tensors there. Called with (dict "sizeLimit" .Values.shm.sizeLimit "gpus" N). */
   (printf "--thinking-extension-text=%s" $thinking.extensionText)
   (printf "--thinking-wrapup-text=%s" $thinking.wrapupText)
   (printf "--answer-reserve-tokens=%d" (int $thinking.answerReserveTokens))
+  (printf "--w4a16-kernel=%s" $serve.w4a16Kernel)
   (printf "--log-level=%s" $serve.logLevel) }}
 {{- if not (kindIs "invalid" $serve.maxModelLen) }}
 {{- $args = append $args (printf "--max-model-len=%d" (int $serve.maxModelLen)) }}
@@ -164,6 +165,15 @@ tensors there. Called with (dict "sizeLimit" .Values.shm.sizeLimit "gpus" N). */
 {{- end }}
 {{- if not (kindIs "invalid" $thinking.budget) }}
 {{- $args = append $args (printf "--thinking-budget=%d" (int $thinking.budget)) }}
+{{- end }}
+{{- if not (kindIs "invalid" $serve.kvCacheMemoryBytes) }}
+{{- $args = append $args (printf "--kv-cache-memory-bytes=%d" (int64 $serve.kvCacheMemoryBytes)) }}
+{{- end }}
+{{- if not (kindIs "invalid" $serve.compilationConfig) }}
+{{- $args = append $args (printf "--compilation-config=%s" (toJson $serve.compilationConfig)) }}
+{{- end }}
+{{- if $serve.toolCallParser }}
+{{- $args = append $args (printf "--tool-call-parser=%s" $serve.toolCallParser) }}
 {{- end }}
 {{- if $serve.enforceEager }}
 {{- $args = append $args "--enforce-eager" }}

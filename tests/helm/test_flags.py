@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,12 @@ SERVE_FLAGS = {
     "kvCacheDtype": "kv_cache_dtype",
     "dtype": "dtype",
     "gpuMemoryUtilization": "gpu_memory_utilization",
+    "kvCacheMemoryBytes": "kv_cache_memory_bytes",
     "enforceEager": "enforce_eager",
+    "w4a16Kernel": "w4a16_kernel",
+    "compilationConfig": "compilation_config",
     "thinkFormat": "think_format",
+    "toolCallParser": "tool_call_parser",
     "maxPendingRequests": "max_pending_requests",
     "drainTimeout": "drain_timeout",
     "logLevel": "log_level",
@@ -107,6 +112,22 @@ def test_values_reach_the_server_as_set() -> None:
     sharded, _ = serve_config(parallel, env={})
     assert sharded.tensor_parallel_size == sharded.pipeline_parallel_size == sharded.data_parallel_size == 2
 
+    engine = {
+        "serve": {
+            "kvCacheMemoryBytes": 8 * 2**30,
+            "w4a16Kernel": "marlin",
+            "compilationConfig": {"cudagraph_mode": "FULL", "max_cudagraph_capture_size": 64},
+            "toolCallParser": "hermes",
+        }
+    }
+    tuned, _ = serve_config(engine, env={})
+    assert (tuned.kv_cache_memory_bytes, tuned.w4a16_kernel, tuned.tool_call_parser) == (
+        8 * 2**30,
+        "marlin",
+        "hermes",
+    )
+    assert tuned.compilation_config == {"cudagraph_mode": "FULL", "max_cudagraph_capture_size": 64}
+
     texts = {"serve": {"thinking": {"extensionText": "Hmm, wait: let me check", "wrapupText": " Time's up."}}}
     custom, _ = serve_config(texts, env={})
     assert custom.thinking_extension_text == "Hmm, wait: let me check"
@@ -138,6 +159,9 @@ def test_schema_choices_are_the_servers_choices() -> None:
     assert spec is not None and spec.submodule_search_locations
     vllm_dir = Path(next(iter(spec.submodule_search_locations)))
     assert SERVE_SCHEMA["kvCacheDtype"]["enum"] == _literal_names(vllm_dir / "config/cache.py", "CacheDType")
+    assert tuple(SERVE_SCHEMA["w4a16Kernel"]["enum"]) == typing.get_args(
+        ServerConfig.model_fields["w4a16_kernel"].annotation
+    )
     assert SERVE_SCHEMA["dtype"]["enum"] == _literal_names(vllm_dir / "config/model.py", "ModelDType")
     assert SERVE_SCHEMA["thinkFormat"]["enum"] == ["auto", "none", *THINK_FORMATS]
     effort = SERVE_SCHEMA["thinking"]["properties"]["effortBudgets"]["properties"]
