@@ -495,8 +495,10 @@ def command_run(args: argparse.Namespace) -> None:
 
 
 def _load_name(name: str) -> str:
-    if name.partition("#")[0] not in LOADS:
-        raise argparse.ArgumentTypeError(f"unknown load {name!r}; known: {', '.join(LOADS)}")
+    try:
+        load_named(name)
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"unknown load {name!r}; known: {', '.join(LOADS)}") from None
     return name
 
 
