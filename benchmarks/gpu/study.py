@@ -468,6 +468,7 @@ def command_run(args: argparse.Namespace) -> None:
     for cell in cells:
         if f"{cell.key}|{shape_label}" in done:
             continue
+        free_disk_for(cell, cells[cells.index(cell) :], work, args.shape)
         need = estimated_seconds(cell, work, args.shape)
         if deadline and time.monotonic() + need > deadline:
             # a later, shorter cell may still fit
@@ -492,6 +493,23 @@ def command_run(args: argparse.Namespace) -> None:
             shutil.rmtree(work / f"artifact-{args.shape}-{cell.scheme}", ignore_errors=True)
     if results.exists():
         shutil.copy(results, args.out / "results.jsonl")
+
+
+def free_disk_for(cell: Cell, remaining: list[Cell], work: Path, shape: str) -> None:
+    """Delete the artifacts this call's remaining cells do not use when `quantize` would otherwise
+    refuse ``cell``'s artifact: it asks for the bf16 size free (27.5 GiB on 14B), and a kept W4A16
+    artifact beside the model leaves less on the device's 64 GiB disk."""
+    if cell.scheme == "bf16" or (work / f"artifact-{shape}-{cell.scheme}" / "quantreason.json").exists():
+        return
+    bf16_bytes = sum(path.stat().st_size for path in (work / f"model-{shape}").glob("*.safetensors"))
+    needed = {c.scheme for c in remaining}
+    for kept in sorted(work.glob(f"artifact-{shape}-*")):
+        if shutil.disk_usage(work).free >= bf16_bytes:
+            return
+        scheme = kept.name.removeprefix(f"artifact-{shape}-")
+        if scheme not in needed:
+            log(f"free disk for {cell.scheme}: delete {kept.name} (no remaining cell of this call uses it)")
+            shutil.rmtree(kept, ignore_errors=True)
 
 
 def _load_name(name: str) -> str:
