@@ -179,8 +179,10 @@ def artifact(work: Path, shape: str, scheme: str) -> tuple[Path, float | None]:
     if scheme == "bf16":
         return source, None
     out = work / f"artifact-{shape}-{scheme}"
+    # Kept beside the artifact, so a cell of a later call (--then-quantize) still records how long it took.
+    seconds_file = work / f"quantize-{shape}-{scheme}.seconds"
     if (out / "quantreason.json").exists():
-        return out, None
+        return out, float(seconds_file.read_text()) if seconds_file.exists() else None
     command = [
         sys.executable, "-m", "quantize", "--model", str(source), "--scheme", scheme, "--out", str(out),
         "--calib", str(calibration_file(work)), "--num-samples", "16", "--max-seq-len", "256", "--force",
@@ -194,7 +196,10 @@ def artifact(work: Path, shape: str, scheme: str) -> tuple[Path, float | None]:
     if result.returncode:
         tail = (work / f"quantize-{shape}-{scheme}.log").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"quantize {scheme} failed ({result.returncode}):\n{tail}")
-    return out, time.monotonic() - started
+    seconds = time.monotonic() - started
+    seconds_file.write_text(f"{seconds:.1f}")
+    log(f"quantized {scheme} in {seconds:.0f} s")
+    return out, seconds
 
 
 def server_command(
@@ -493,6 +498,18 @@ def command_run(args: argparse.Namespace) -> None:
             shutil.rmtree(work / f"artifact-{args.shape}-{cell.scheme}", ignore_errors=True)
     if results.exists():
         shutil.copy(results, args.out / "results.jsonl")
+    if args.then_quantize:
+        then_quantize(Cell(args.then_quantize), work, args.shape, deadline)
+
+
+def then_quantize(cell: Cell, work: Path, shape: str, deadline: float | None) -> None:
+    """Quantize the next call's artifact in what is left of this call (a 14B one takes 1.5-3 minutes)."""
+    need = SHAPE_TIME_SCALE.get(shape, 1.0) * QUANTIZE_S.get(cell.scheme, 120)
+    if deadline and time.monotonic() + need > deadline:
+        log(f"no time left to quantize {cell.scheme} (~{need:.0f} s)")
+        return
+    free_disk_for(cell, [cell], work, shape)
+    artifact(work, shape, cell.scheme)
 
 
 def free_disk_for(cell: Cell, remaining: list[Cell], work: Path, shape: str) -> None:
@@ -536,6 +553,12 @@ def main() -> None:
         nargs="+",
         type=_load_name,
         help=f"only these loads of each cell, of {', '.join(LOADS)}; NAME#2 runs NAME again",
+    )
+    run.add_argument(
+        "--then-quantize",
+        choices=sorted(QUANTIZE_S),
+        metavar="SCHEME",
+        help="after the cells, quantize SCHEME for a later call if --budget-s leaves time for it",
     )
     run.add_argument("--tensor-parallel-size", type=int, default=1)
     run.add_argument("--build-only", action="store_true", help="only build the random model")
