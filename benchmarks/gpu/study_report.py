@@ -33,6 +33,61 @@ def sections(records: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r["section"] for r in records))
 
 
+def is_bf16_repeat(records: list[dict[str, Any]], section: str) -> bool:
+    """A run that measured bf16's throughput loads and nothing else (a lease lost before its comparison):
+    it compares nothing, so it goes only into the run-to-run table."""
+    rows = [r for r in records if r["section"] == section]
+    return all(
+        r["key"] == "bf16|auto|serve" and set(r.get("loads", {})) <= set(LOAD_CONCURRENCY) for r in rows
+    )
+
+
+def compared_sections(records: list[dict[str, Any]]) -> list[str]:
+    return [s for s in sections(records) if not is_bf16_repeat(records, s)]
+
+
+def bf16_repeats(records: list[dict[str, Any]]) -> str:
+    """bf16 of each shape in every run, and the spread between runs: how far apart two leases of the same
+    GPU land, so a ratio inside that spread is read as no difference."""
+    out = []
+    for shape in sorted({r["shape"] for r in records}):
+        runs = [
+            r
+            for r in records
+            if r["shape"] == shape
+            and r["key"] == "bf16|auto|serve"
+            and any(_value(r, load, "output_throughput") for load in LOAD_CONCURRENCY)
+        ]
+        if len(runs) < 2:
+            continue
+        out.append(f"\n#### bf16 of the {shape} shape from run to run\n")
+        out.append(_header("run", "c=1 tok/s", "c=64 tok/s", "c=256 tok/s", "TTFT c=1", "engine start s"))
+        loads = ("c1", "c64", "c256")
+        for r in runs:
+            out.append(
+                _row(
+                    r["run"] + (" (bf16 only)" if is_bf16_repeat(records, r["section"]) else ""),
+                    *(_fmt(_value(r, load, "output_throughput")) for load in loads),
+                    _fmt(_value(r, "c1", "median_ttft_ms")),
+                    _fmt(r.get("engine_start_s")),
+                )
+            )
+
+        def spread(values: list[float | None]) -> str:
+            known = [v for v in values if v]
+            return f"{max(known) / min(known) - 1:.1%}" if len(known) > 1 else "-"
+
+        out.append(
+            _row(
+                "spread (max / min - 1)",
+                *(spread([_value(r, load, "output_throughput") for r in runs]) for load in loads),
+                spread([_value(r, "c1", "median_ttft_ms") for r in runs]),
+                spread([r.get("engine_start_s") for r in runs]),
+            )
+        )
+    return "\n".join(out)
+
+
 def label(record: dict[str, Any]) -> str:
     name = record["scheme"]
     if "w4a16" in name:
@@ -74,7 +129,7 @@ def _baseline(records: list[dict[str, Any]], section: str) -> dict[str, Any] | N
 
 def tables(records: list[dict[str, Any]]) -> str:
     out: list[str] = []
-    for section in sections(records):
+    for section in compared_sections(records):
         rows = [r for r in records if r["section"] == section]
         base = _baseline(rows, section)
         ok = [r for r in rows if "loads" in r and r["server"] == "serve"]
@@ -290,7 +345,7 @@ def plots(records: list[dict[str, Any]], out: Path) -> list[str]:
 
     names = []
     runs_of_shape: dict[str, int] = {}  # runs numbered per shape, so a new shape renames no old plot
-    for section in sections(records):
+    for section in compared_sections(records):
         ok = [r for r in records if r["section"] == section and "loads" in r]
         shape = ok[0]["shape"] if ok else section.split(",")[0]
         runs_of_shape[shape] = runs_of_shape.get(shape, 0) + 1
@@ -357,6 +412,8 @@ def write_report(paths: list[Path], out: Path) -> None:
         "(benchmarks/gpu/README.md has the commands); the analysis after the tables is "
         f"benchmarks/gpu/analysis.md.\n\nHost: {versions}.\n\n"
         + tables(records)
+        + "\n\n### bf16 from run to run\n"
+        + bf16_repeats(records)
         + "\n\n**Cells of the plan not in these results:**\n\n"
         + not_measured(records)
         + "\n\n"
